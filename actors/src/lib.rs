@@ -1,0 +1,31 @@
+//! The actors of the CMS real-time server.
+//!
+//! - [`socket::SocketSession`]: one per WebSocket; speaks Phoenix v2 frames.
+//! - [`registry::Registry`]: the hub; finds or starts topic actors and knows
+//!   every live socket (so logout and shutdown can close them).
+//! - [`conversation::ConversationActor`]: one per active conversation; the only
+//!   writer of its messages, seq and presence.
+//! - [`group::GroupActor`]: one per active family and per active tutor; owns
+//!   who may hear that topic and fans pushes out to its sockets.
+//!
+//! Topic actors are started under actix's `Supervisor`: a panic inside a
+//! handler is caught, the actor is restarted with its sockets kept and its
+//! cached state reloaded from the store. The store (see [`store::ChatStore`])
+//! is the source of truth; an actor's memory is a cache.
+
+pub mod clock;
+pub mod conversation;
+pub mod group;
+pub mod guard;
+pub mod identity;
+pub mod messages;
+pub mod rate_limit;
+pub mod registry;
+pub mod socket;
+pub mod store;
+pub mod subscribers;
+
+pub use clock::{Clock, SystemClock};
+pub use identity::{Identity, Role};
+pub use registry::Registry;
+pub use store::{ChatStore, StoreError};

@@ -1,0 +1,295 @@
+//! The hub: finds or starts the actor behind a topic, and knows every live
+//! socket by user and by login session.
+//!
+//! It is the only owner of those maps. Topic actors are started on first use
+//! under a `Supervisor` and forgotten when they report themselves idle.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use crate::clock::Clock;
+use crate::conversation::ConversationActor;
+use crate::group::GroupActor;
+use crate::identity::Identity;
+use crate::messages::{Close, Idle, Push, Retire, SocketId};
+use crate::store::{ChatStore, GroupKind};
+
+pub struct Registry {
+    store: Arc<dyn ChatStore>,
+    clock: Arc<dyn Clock>,
+    /// How long a topic actor with no sockets lives on.
+    idle_after: Duration,
+    conversations: HashMap<String, Addr<ConversationActor>>,
+    groups: HashMap<(GroupKind, String), Addr<GroupActor>>,
+    sockets: HashMap<SocketId, SocketEntry>,
+    by_user: HashMap<String, HashSet<SocketId>>,
+    by_session: HashMap<String, HashSet<SocketId>>,
+    next_socket: SocketId,
+    /// Set at shutdown: new sockets are refused.
+    closing: bool,
+}
+
+struct SocketEntry {
+    user_id: String,
+    session_id: String,
+    push: Recipient<Push>,
+    close: Recipient<Close>,
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn ChatStore>, clock: Arc<dyn Clock>, idle_after: Duration) -> Self {
+        Self {
+            store,
+            clock,
+            idle_after,
+            conversations: HashMap::new(),
+            groups: HashMap::new(),
+            sockets: HashMap::new(),
+            by_user: HashMap::new(),
+            by_session: HashMap::new(),
+            next_socket: 1,
+            closing: false,
+        }
+    }
+}
+
+impl Actor for Registry {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(16 * 1024);
+    }
+}
+
+/// A socket has opened; answers its id, or `None` while shutting down.
+#[derive(Message)]
+#[rtype(result = "Option<SocketId>")]
+pub struct Connect {
+    pub identity: Identity,
+    pub push: Recipient<Push>,
+    pub close: Recipient<Close>,
+}
+
+impl Handler<Connect> for Registry {
+    type Result = Option<SocketId>;
+
+    fn handle(&mut self, msg: Connect, _ctx: &mut Self::Context) -> Option<SocketId> {
+        if self.closing {
+            return None;
+        }
+        let id = self.next_socket;
+        self.next_socket += 1;
+        let Identity {
+            user_id,
+            session_id,
+            ..
+        } = msg.identity;
+        self.by_user.entry(user_id.clone()).or_default().insert(id);
+        self.by_session
+            .entry(session_id.clone())
+            .or_default()
+            .insert(id);
+        self.sockets.insert(
+            id,
+            SocketEntry {
+                user_id,
+                session_id,
+                push: msg.push,
+                close: msg.close,
+            },
+        );
+        Some(id)
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    pub socket_id: SocketId,
+}
+
+fn remove_from(map: &mut HashMap<String, HashSet<SocketId>>, key: &str, id: SocketId) {
+    if let Some(set) = map.get_mut(key) {
+        set.remove(&id);
+        if set.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
+impl Handler<Disconnect> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Disconnect, _ctx: &mut Self::Context) {
+        if let Some(entry) = self.sockets.remove(&msg.socket_id) {
+            remove_from(&mut self.by_user, &entry.user_id, msg.socket_id);
+            remove_from(&mut self.by_session, &entry.session_id, msg.socket_id);
+        }
+    }
+}
+
+/// The conversation's actor, started if need be.
+#[derive(Message)]
+#[rtype(result = "Addr<ConversationActor>")]
+pub struct GetConversation(pub String);
+
+impl Handler<GetConversation> for Registry {
+    type Result = MessageResult<GetConversation>;
+
+    fn handle(&mut self, msg: GetConversation, ctx: &mut Self::Context) -> Self::Result {
+        let addr = self
+            .conversations
+            .entry(msg.0.clone())
+            .or_insert_with(|| {
+                let (store, clock, me, idle) = (
+                    self.store.clone(),
+                    self.clock.clone(),
+                    ctx.address(),
+                    self.idle_after,
+                );
+                let id = msg.0;
+                Supervisor::start(move |_| ConversationActor::new(id, store, clock, me, idle))
+            })
+            .clone();
+        MessageResult(addr)
+    }
+}
+
+/// The family's or tutor's actor, started if need be.
+#[derive(Message)]
+#[rtype(result = "Addr<GroupActor>")]
+pub struct GetGroup(pub GroupKind, pub String);
+
+impl Handler<GetGroup> for Registry {
+    type Result = MessageResult<GetGroup>;
+
+    fn handle(&mut self, msg: GetGroup, ctx: &mut Self::Context) -> Self::Result {
+        let addr = self
+            .groups
+            .entry((msg.0, msg.1.clone()))
+            .or_insert_with(|| {
+                let (store, me, idle) = (self.store.clone(), ctx.address(), self.idle_after);
+                let GetGroup(kind, id) = msg;
+                Supervisor::start(move |_| GroupActor::new(kind, id, store, me, idle))
+            })
+            .clone();
+        MessageResult(addr)
+    }
+}
+
+impl Handler<Idle> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Idle, _ctx: &mut Self::Context) {
+        let Some((kind, id)) = msg.topic.split_once(':') else {
+            return;
+        };
+        // Forget the actor, then let it go; sockets that still hold its
+        // address are told it retired and come back here for a new one.
+        match kind {
+            "conversation" => {
+                if let Some(addr) = self.conversations.remove(id) {
+                    addr.do_send(Retire);
+                }
+            }
+            "family" | "tutor" => {
+                let kind = if kind == "family" {
+                    GroupKind::Family
+                } else {
+                    GroupKind::Tutor
+                };
+                if let Some(addr) = self.groups.remove(&(kind, id.to_owned())) {
+                    addr.do_send(Retire);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Pushes to every socket of a user (the socket forwards it only if it has
+/// joined `user:<id>`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PushToUser {
+    pub user_id: String,
+    pub push: Push,
+}
+
+impl Handler<PushToUser> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: PushToUser, _ctx: &mut Self::Context) {
+        for id in self.by_user.get(&msg.user_id).into_iter().flatten() {
+            if let Some(s) = self.sockets.get(id) {
+                s.push.do_send(msg.push.clone());
+            }
+        }
+    }
+}
+
+/// Closes every socket opened with a login session (logout). Answers how
+/// many were closed.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CloseSession {
+    pub session_id: String,
+}
+
+impl Handler<CloseSession> for Registry {
+    type Result = usize;
+
+    fn handle(&mut self, msg: CloseSession, _ctx: &mut Self::Context) -> usize {
+        let ids = self
+            .by_session
+            .get(&msg.session_id)
+            .cloned()
+            .unwrap_or_default();
+        for id in &ids {
+            if let Some(s) = self.sockets.get(id) {
+                s.close.do_send(Close {
+                    code: 1008,
+                    reason: "logged out",
+                });
+            }
+        }
+        ids.len()
+    }
+}
+
+/// Shutdown: refuse new sockets, close every open one with 1001 (going
+/// away). Answers how many were closed.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CloseAll;
+
+impl Handler<CloseAll> for Registry {
+    type Result = usize;
+
+    fn handle(&mut self, _: CloseAll, _ctx: &mut Self::Context) -> usize {
+        self.closing = true;
+        for s in self.sockets.values() {
+            s.close.do_send(Close {
+                code: 1001,
+                reason: "server shutting down",
+            });
+        }
+        self.sockets.len()
+    }
+}
+
+/// How many sockets are open (for health and tests).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CountSockets;
+
+impl Handler<CountSockets> for Registry {
+    type Result = usize;
+
+    fn handle(&mut self, _: CountSockets, _ctx: &mut Self::Context) -> usize {
+        self.sockets.len()
+    }
+}

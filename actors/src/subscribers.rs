@@ -1,0 +1,45 @@
+//! The sockets joined to one topic, and fan-out to them.
+
+use actix::Recipient;
+use std::collections::HashMap;
+
+use crate::messages::{Push, SocketId};
+
+pub struct Subscriber {
+    pub user_id: String,
+    pub recipient: Recipient<Push>,
+}
+
+#[derive(Default)]
+pub struct Subscribers {
+    by_socket: HashMap<SocketId, Subscriber>,
+}
+
+impl Subscribers {
+    pub fn insert(&mut self, id: SocketId, sub: Subscriber) -> Option<Subscriber> {
+        self.by_socket.insert(id, sub)
+    }
+
+    pub fn remove(&mut self, id: SocketId) -> Option<Subscriber> {
+        self.by_socket.remove(&id)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_socket.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_socket.len()
+    }
+
+    /// Sends to every socket but `except`. A full or closed mailbox is not
+    /// waited on: a slow socket must not hold up a conversation, and a
+    /// socket that misses a push recovers it by rejoining with `since_seq`.
+    pub fn broadcast(&self, push: &Push, except: Option<SocketId>) {
+        for (id, sub) in &self.by_socket {
+            if Some(*id) != except {
+                sub.recipient.do_send(push.clone());
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Event names, in one place so server and clients agree.
+
+// Phoenix's own.
+pub const JOIN: &str = "phx_join";
+pub const LEAVE: &str = "phx_leave";
+pub const REPLY: &str = "phx_reply";
+pub const ERROR: &str = "phx_error";
+pub const CLOSE: &str = "phx_close";
+pub const HEARTBEAT: &str = "heartbeat";
+pub const PRESENCE_STATE: &str = "presence_state";
+pub const PRESENCE_DIFF: &str = "presence_diff";
+
+// Chat, client → server.
+pub const MESSAGE_SEND: &str = "message:send";
+pub const MESSAGE_HISTORY: &str = "message:history";
+pub const MESSAGE_READ: &str = "message:read";
+pub const MESSAGE_EDIT: &str = "message:edit";
+pub const MESSAGE_DELETE: &str = "message:delete";
+pub const TYPING: &str = "typing";
+
+// Chat, server → client.
+pub const MESSAGE_NEW: &str = "message:new";
+pub const MESSAGE_UPDATED: &str = "message:updated";
+pub const READ: &str = "read";

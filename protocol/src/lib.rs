@@ -1,0 +1,18 @@
+//! Wire types of the CMS real-time server.
+//!
+//! The socket speaks the Phoenix Channels v2 JSON serializer (`vsn=2.0.0`), so
+//! unmodified Phoenix clients (phoenix.js, SwiftPhoenixClient,
+//! JavaPhoenixClient) work against it. This crate holds the framing, the topic
+//! names and the payloads of every event; it depends on serde only, so the
+//! server, the actors, the load generator and the tests share one definition.
+
+pub mod chat;
+pub mod event;
+pub mod frame;
+pub mod presence;
+pub mod reply;
+pub mod topic;
+
+pub use frame::{Frame, FrameError};
+pub use reply::{Reply, ReplyStatus};
+pub use topic::Topic;

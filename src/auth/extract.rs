@@ -1,0 +1,83 @@
+//! The authenticated caller of a REST request: `Authorization: Bearer`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpRequest, web};
+use cms_actors::{Identity, Role};
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user_id: String,
+    pub name: String,
+    pub role: Role,
+    pub family_id: Option<String>,
+    pub session_id: String,
+}
+
+impl AuthUser {
+    pub fn identity(&self) -> Identity {
+        Identity {
+            user_id: self.user_id.clone(),
+            name: self.name.clone(),
+            role: self.role,
+            session_id: self.session_id.clone(),
+        }
+    }
+
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role == role {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("only a {role} may do this")))
+        }
+    }
+}
+
+/// Checks a token: signature, expiry, and that its session is live.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
+    let now = state.clock.now();
+    let claims = state
+        .keys
+        .verify(token, now)
+        .ok_or(ApiError::Unauthorized)?;
+    let s = match state.store.live_session(&claims.sid, now).await {
+        Ok(s) => s,
+        Err(crate::store::StoreError::NotFound) => return Err(ApiError::Unauthorized),
+        Err(e) => return Err(e.into()),
+    };
+    if s.user_id != claims.sub {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(AuthUser {
+        role: Role::parse(&s.role).ok_or(ApiError::Unauthorized)?,
+        user_id: s.user_id,
+        name: s.name,
+        family_id: s.family_id,
+        session_id: claims.sid,
+    })
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned);
+        Box::pin(async move {
+            let (Some(state), Some(token)) = (state, token) else {
+                return Err(ApiError::Unauthorized);
+            };
+            authenticate(&state, &token).await
+        })
+    }
+}

@@ -1,0 +1,46 @@
+//! Command line: flags that override the config file, and subcommands.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cms-server",
+    version,
+    about = "CMS Education Platform real-time server"
+)]
+pub struct Cli {
+    /// Config file (TOML); missing is fine.
+    #[arg(long, default_value = "cms.toml")]
+    pub config: String,
+    /// host:port to listen on (overrides `listen`).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Database URL (overrides `database.url`).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Log as JSON lines.
+    #[arg(long)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}

@@ -1,0 +1,184 @@
+//! Configuration: defaults, then `cms.toml`, then `CMS_*` environment
+//! variables, then command-line flags. Every key is documented in README.md.
+//!
+//! Environment names are `CMS_<SECTION>_<KEY>` (`CMS_DATABASE_URL` →
+//! `database.url`, `CMS_SOCKET_CLIENT_TIMEOUT_SECS` →
+//! `socket.client_timeout_secs`) or `CMS_<KEY>` for top-level keys
+//! (`CMS_LISTEN`).
+
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::Cli;
+
+const SECTIONS: &[&str] = &["database", "auth", "socket", "actors", "log"];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// host:port; port 0 picks a free port.
+    pub listen: String,
+    /// Seconds to finish in-flight work at shutdown.
+    pub shutdown_timeout_secs: u64,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub socket: SocketSettings,
+    pub actors: ActorSettings,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub namespace: String,
+    pub database: String,
+    /// Root credentials for a `ws://` server.
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// HMAC key for tokens. When unset, one is generated once and kept in
+    /// the database, so every node on that database shares it.
+    pub secret: Option<String>,
+    pub token_ttl_secs: u64,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SocketSettings {
+    /// Close a socket silent for this long (Phoenix clients beat every 30 s).
+    pub client_timeout_secs: u64,
+    pub rate_per_second: f64,
+    pub rate_burst: f64,
+    /// Refused frames within 10 s after which the socket is closed.
+    pub rate_close_after: u32,
+    /// Origins allowed to open sockets; empty allows any (native apps send
+    /// none).
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ActorSettings {
+    /// A topic actor with no sockets stops after this long.
+    pub idle_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    pub json: bool,
+    /// tracing filter, e.g. `info` or `cms_server=debug,info`.
+    pub filter: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:4000".into(),
+            shutdown_timeout_secs: 10,
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            socket: SocketSettings::default(),
+            actors: ActorSettings::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "surrealkv://data/db".into(),
+            namespace: "cms".into(),
+            database: "main".into(),
+            username: None,
+            password: None,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            token_ttl_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+impl Default for SocketSettings {
+    fn default() -> Self {
+        Self {
+            client_timeout_secs: 60,
+            rate_per_second: 20.0,
+            rate_burst: 60.0,
+            rate_close_after: 100,
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+impl Default for ActorSettings {
+    fn default() -> Self {
+        Self { idle_secs: 300 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            json: false,
+            filter: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    pub fn load(cli: &Cli) -> Result<Self, Box<figment::Error>> {
+        let env = Env::prefixed("CMS_").map(|key| {
+            let k = key.as_str();
+            match k.split_once('_') {
+                Some((section, rest)) if SECTIONS.contains(&section) => {
+                    format!("{section}.{rest}").into()
+                }
+                _ => k.to_owned().into(),
+            }
+        });
+        let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&cli.config))
+            .merge(env)
+            .extract()
+            .map_err(Box::new)?;
+        if let Some(l) = &cli.listen {
+            config.listen = l.clone();
+        }
+        if let Some(u) = &cli.database_url {
+            config.database.url = u.clone();
+        }
+        if cli.log_json {
+            config.log.json = true;
+        }
+        Ok(config)
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}

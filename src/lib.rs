@@ -1,0 +1,12 @@
+//! The CMS Education Platform real-time server: accounts, Phoenix-compatible
+//! channels and durable chat over SurrealDB.
+
+pub mod admin;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

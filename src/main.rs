@@ -1,0 +1,53 @@
+//! `cms-server`: runs the server, or an admin command.
+
+use clap::Parser;
+use cms_server::cli::{AdminCommand, Cli, Command};
+use cms_server::config::Config;
+use cms_server::startup::Application;
+use cms_server::{admin, telemetry};
+
+#[actix_web::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log);
+    let result = match cli.command {
+        None | Some(Command::Serve) => serve(config).await,
+        Some(Command::Admin(AdminCommand::Create { email, name })) => {
+            admin::create_from_stdin(&config, &email, name.as_deref()).await
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "stopped with an error");
+            eprintln!("error: {}", error_chain(e.as_ref()));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let app = Application::build(config).await?;
+    println!("cms-server listening on http://{}", app.address());
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+/// "outer: inner: innermost", so the cause is never lost.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

@@ -1,0 +1,82 @@
+//! `POST /api/v1/conversations` and `GET /api/v1/conversations`.
+
+use actix_web::{HttpResponse, web};
+use cms_actors::Role;
+use serde::Deserialize;
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::StoreError;
+use crate::store::conversations::Scope;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewConversation {
+    pub tutor_id: String,
+    /// The child the thread is about; the child's parents are always members.
+    pub student_id: Option<String>,
+}
+
+/// Opens (or returns) the thread between the caller's family and a tutor.
+/// Members are the family's parents and the tutor, so a tutor never shares a
+/// thread with a student without the student's parents.
+#[utoipa::path(post, path = "/api/v1/conversations", request_body = NewConversation,
+    responses((status = 201, body = crate::store::ConversationRow), (status = 200, body = crate::store::ConversationRow),
+              (status = 404, body = super::ErrorBody)), security(("bearer" = [])))]
+pub async fn create_conversation(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<NewConversation>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Parent)?;
+    let family = user
+        .family_id
+        .as_deref()
+        .ok_or_else(|| ApiError::Forbidden("this parent has no family".into()))?;
+    let tutor = match state.store.user(&body.tutor_id).await {
+        Ok(t) if t.role == "tutor" => t,
+        Ok(_) | Err(StoreError::NotFound) => {
+            return Err(ApiError::NotFound("no such tutor".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(sid) = &body.student_id {
+        match state.store.student(sid).await {
+            Ok(s) if s.family_id == family => {}
+            Ok(_) | Err(StoreError::NotFound) => {
+                return Err(ApiError::NotFound("no such student in your family".into()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let (conv, created) = state
+        .store
+        .open_conversation(
+            family,
+            &tutor.id,
+            body.student_id.as_deref(),
+            state.clock.now(),
+        )
+        .await?;
+    Ok(if created {
+        HttpResponse::Created().json(conv)
+    } else {
+        HttpResponse::Ok().json(conv)
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations",
+    responses((status = 200, body = Vec<crate::store::ConversationSummary>)), security(("bearer" = [])))]
+pub async fn list_conversations(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let scope = match (user.role, &user.family_id) {
+        (Role::Parent, Some(f)) => Scope::Family(f),
+        (Role::Parent, None) => return Ok(HttpResponse::Ok().json(Vec::<()>::new())),
+        (Role::Tutor, _) => Scope::Tutor(&user.user_id),
+        (Role::Admin, _) => Scope::All,
+    };
+    Ok(HttpResponse::Ok().json(state.store.list_conversations(scope, &user.user_id).await?))
+}

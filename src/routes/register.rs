@@ -1,0 +1,109 @@
+//! `POST /api/v1/auth/register`.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::login::issue_token;
+use crate::auth::hash_password;
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::NewUser;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    /// 8 to 1024 characters.
+    pub password: String,
+    pub name: String,
+    /// parent or tutor (admins are made on the command line).
+    pub role: String,
+    /// E.164, e.g. +447700900123.
+    pub phone: Option<String>,
+    /// IANA zone; Europe/London when absent.
+    pub timezone: Option<String>,
+}
+
+pub const DEFAULT_TIMEZONE: &str = "Europe/London";
+
+/// Checks the fields a person types; returns the normalised email.
+pub fn check_account(email: &str, password: &str, name: &str) -> Result<String, ApiError> {
+    let email = email.trim().to_lowercase();
+    let valid_email = email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'));
+    if !valid_email {
+        return Err(ApiError::Invalid("email is not a valid address".into()));
+    }
+    let len = password.chars().count();
+    if !(8..=1024).contains(&len) {
+        return Err(ApiError::Invalid(
+            "password must be 8 to 1024 characters".into(),
+        ));
+    }
+    if name.trim().is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::Invalid("name must be 1 to 200 characters".into()));
+    }
+    Ok(email)
+}
+
+fn check_phone(phone: &str) -> Result<(), ApiError> {
+    let digits = phone.strip_prefix('+').unwrap_or("");
+    if (8..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+    {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid(
+            "phone must be in E.164 form, e.g. +447700900123".into(),
+        ))
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/register", request_body = RegisterRequest,
+    responses((status = 201, body = super::login::AuthResponse), (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+pub async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let req = body.into_inner();
+    let email = check_account(&req.email, &req.password, &req.name)?;
+    if req.role != "parent" && req.role != "tutor" {
+        return Err(ApiError::Invalid("role must be parent or tutor".into()));
+    }
+    if let Some(p) = &req.phone {
+        check_phone(p)?;
+    }
+    let timezone = req.timezone.as_deref().unwrap_or(DEFAULT_TIMEZONE);
+    if timezone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(ApiError::Invalid(format!(
+            "{timezone:?} is not an IANA time zone"
+        )));
+    }
+    let hash = hash_password(req.password).await?;
+    let now = state.clock.now();
+    let user = state
+        .store
+        .create_user(
+            NewUser {
+                email: &email,
+                password_hash: &hash,
+                name: req.name.trim(),
+                role: &req.role,
+                phone: req.phone.as_deref(),
+                timezone,
+            },
+            now,
+        )
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Duplicate(_) => {
+                ApiError::Conflict("that email is already registered".into())
+            }
+            other => other.into(),
+        })?;
+    let token = issue_token(&state, &user.id).await?;
+    Ok(HttpResponse::Created().json(super::login::AuthResponse { token, user }))
+}

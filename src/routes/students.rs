@@ -1,0 +1,57 @@
+//! `POST /api/v1/students` and `GET /api/v1/students`: a family's children.
+
+use actix_web::{HttpResponse, web};
+use cms_actors::Role;
+use serde::Deserialize;
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewStudent {
+    pub name: String,
+    /// e.g. GCSE, A-Level, Year 9.
+    pub level: String,
+}
+
+fn family_of(user: &AuthUser) -> Result<&str, ApiError> {
+    user.require(Role::Parent)?;
+    user.family_id
+        .as_deref()
+        .ok_or_else(|| ApiError::Forbidden("this parent has no family".into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/students", request_body = NewStudent,
+    responses((status = 201, body = crate::store::StudentRow), (status = 403, body = super::ErrorBody)), security(("bearer" = [])))]
+pub async fn create_student(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<NewStudent>,
+) -> Result<HttpResponse, ApiError> {
+    let family = family_of(&user)?;
+    let (name, level) = (body.name.trim(), body.level.trim());
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::Invalid("name must be 1 to 200 characters".into()));
+    }
+    if level.is_empty() || level.chars().count() > 100 {
+        return Err(ApiError::Invalid(
+            "level must be 1 to 100 characters".into(),
+        ));
+    }
+    let student = state
+        .store
+        .create_student(family, name, level, state.clock.now())
+        .await?;
+    Ok(HttpResponse::Created().json(student))
+}
+
+#[utoipa::path(get, path = "/api/v1/students", responses((status = 200, body = Vec<crate::store::StudentRow>)), security(("bearer" = [])))]
+pub async fn list_students(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let family = family_of(&user)?;
+    Ok(HttpResponse::Ok().json(state.store.students(family).await?))
+}

@@ -1,0 +1,185 @@
+//! Building and running the server: `Application::build` opens the store,
+//! starts the registry and binds the listener (reporting the real port, so
+//! tests can bind port 0); `run_until_stopped` serves until SIGTERM/SIGINT
+//! or `stop()`.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+use cms_actors::rate_limit::RateLimit;
+use cms_actors::registry::CloseAll;
+use cms_actors::socket::SocketConfig;
+use cms_actors::{Clock, Registry, SystemClock};
+
+use crate::auth::TokenKeys;
+use crate::config::{Config, SocketSettings};
+use crate::store::{Store, StoreError};
+
+/// Shared by every request handler.
+pub struct AppState {
+    pub store: Store,
+    pub registry: Addr<Registry>,
+    pub keys: TokenKeys,
+    pub clock: Arc<dyn Clock>,
+    pub token_ttl: chrono::Duration,
+    pub socket: SocketSettings,
+    pub socket_config: SocketConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("could not open the store")]
+    Store(#[from] StoreError),
+    #[error("could not listen on {addr}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    port: u16,
+    host: String,
+    server: Server,
+    registry: Addr<Registry>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        let store = Store::open(&config.database).await?;
+        let secret = match &config.auth.secret {
+            Some(s) => s.clone(),
+            None => store.token_secret().await?,
+        };
+        let store_for_actors: Arc<dyn cms_actors::ChatStore> = Arc::new(store.clone());
+        let idle = Duration::from_secs(config.actors.idle_secs);
+        let registry = Registry::new(store_for_actors, clock.clone(), idle).start();
+        let s = &config.socket;
+        let state = web::Data::new(AppState {
+            store,
+            registry: registry.clone(),
+            keys: TokenKeys::new(secret.as_bytes()),
+            clock,
+            token_ttl: chrono::Duration::seconds(config.auth.token_ttl_secs as i64),
+            socket_config: SocketConfig {
+                client_timeout: Duration::from_secs(s.client_timeout_secs),
+                rate: RateLimit {
+                    per_second: s.rate_per_second,
+                    burst: s.rate_burst,
+                    close_after: s.rate_close_after,
+                },
+            },
+            socket: s.clone(),
+        });
+        let bind_err = |source| StartupError::Bind {
+            addr: config.listen.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&config.listen).map_err(bind_err)?;
+        let local = listener.local_addr().map_err(bind_err)?;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(tracing_actix_log())
+                .app_data(state.clone())
+                .configure(crate::routes::configure)
+        })
+        .listen(listener)
+        .map_err(bind_err)?
+        // Signals are handled below, so sockets get a 1001 close first.
+        .disable_signals()
+        .shutdown_timeout(config.shutdown_timeout_secs)
+        .run();
+        Ok(Self {
+            port: local.port(),
+            host: local.ip().to_string(),
+            server,
+            registry,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    pub fn handle(&self) -> AppHandle {
+        AppHandle {
+            server: self.server.handle(),
+            registry: self.registry.clone(),
+        }
+    }
+
+    /// Serves until SIGTERM or SIGINT (or `AppHandle::stop`), then shuts
+    /// down gracefully.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.handle();
+        actix_web::rt::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("signal received; shutting down");
+            handle.stop().await;
+        });
+        self.server.await
+    }
+}
+
+/// Stops a running application.
+#[derive(Clone)]
+pub struct AppHandle {
+    server: ServerHandle,
+    registry: Addr<Registry>,
+}
+
+impl AppHandle {
+    /// Stop accepting, close every socket with 1001, let in-flight requests
+    /// and writes finish, then stop.
+    pub async fn stop(&self) {
+        let server = self.server.clone();
+        // Stop accepting first, without waiting for the sockets to drain.
+        let pause = server.pause();
+        pause.await;
+        if let Ok(n) = self.registry.send(CloseAll).await {
+            tracing::info!(sockets = n, "closing sockets");
+        }
+        server.stop(true).await;
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn tracing_actix_log() -> actix_web::middleware::Logger {
+    actix_web::middleware::Logger::new("%r %s %Dms").exclude("/healthz")
+}

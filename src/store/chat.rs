@@ -1,0 +1,318 @@
+//! The actors' view of the store: members, messages, read marks.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use cms_actors::store::{self as actor_store, Appended, ChatStore, ConversationInfo, GroupKind};
+use cms_protocol::chat::Message;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Store, StoreError, ts};
+
+/// A message row as stored; `id` is derived.
+#[derive(Deserialize)]
+struct MessageRow {
+    conversation_id: String,
+    seq: u64,
+    sender_id: String,
+    body: String,
+    client_msg_id: String,
+    sent_at: String,
+    #[serde(default)]
+    edited_at: Option<String>,
+    #[serde(default)]
+    deleted_at: Option<String>,
+}
+
+impl From<MessageRow> for Message {
+    fn from(r: MessageRow) -> Self {
+        Message {
+            id: format!("{}.{}", r.conversation_id, r.seq),
+            conversation_id: r.conversation_id,
+            seq: r.seq,
+            sender_id: r.sender_id,
+            body: r.body,
+            sent_at: r.sent_at,
+            client_msg_id: r.client_msg_id,
+            edited_at: r.edited_at,
+            deleted_at: r.deleted_at,
+        }
+    }
+}
+
+const MESSAGE_FIELDS: &str = "record::id(conversation) AS conversation_id, seq, \
+     record::id(sender) AS sender_id, body, client_msg_id, sent_at, edited_at, deleted_at";
+
+fn to_actor(e: StoreError) -> actor_store::StoreError {
+    match e {
+        StoreError::NotFound => actor_store::StoreError::NotFound,
+        StoreError::Conflict(m) | StoreError::Duplicate(m) => actor_store::StoreError::Conflict(m),
+        other => actor_store::StoreError::Backend(other.to_string()),
+    }
+}
+
+impl Store {
+    async fn messages(
+        &self,
+        cond: &str,
+        order: &str,
+        vars: serde_json::Value,
+    ) -> Result<Vec<Message>, StoreError> {
+        let sql = format!(
+            "SELECT {MESSAGE_FIELDS} FROM message
+             WHERE conversation = type::record('conversation', $conv) AND {cond}
+             ORDER BY seq {order} LIMIT $limit"
+        );
+        let rows: Vec<MessageRow> = self.rows(&sql, vars, 0).await?;
+        Ok(rows.into_iter().map(Message::from).collect())
+    }
+
+    /// The `limit` messages before `before`, oldest first.
+    pub async fn messages_before_seq(
+        &self,
+        conv: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let before = before.min(i64::MAX as u64);
+        let mut page = self
+            .messages(
+                "seq < $before",
+                "DESC",
+                json!({ "conv": conv, "before": before, "limit": limit }),
+            )
+            .await?;
+        page.reverse();
+        Ok(page)
+    }
+
+    async fn message_by_client_id(
+        &self,
+        conv: &str,
+        sender: &str,
+        cmid: &str,
+    ) -> Result<Option<Message>, StoreError> {
+        let sql = format!(
+            "SELECT {MESSAGE_FIELDS} FROM message
+             WHERE conversation = type::record('conversation', $conv)
+               AND sender = type::record('user', $sender) AND client_msg_id = $cmid LIMIT 1"
+        );
+        let rows: Vec<MessageRow> = self
+            .rows(
+                &sql,
+                json!({ "conv": conv, "sender": sender, "cmid": cmid }),
+                0,
+            )
+            .await?;
+        Ok(rows.into_iter().next().map(Message::from))
+    }
+
+    async fn message_at(&self, conv: &str, seq: u64) -> Result<Message, StoreError> {
+        let sql =
+            format!("SELECT {MESSAGE_FIELDS} FROM ONLY type::record('message', [$conv, $seq])");
+        let row: MessageRow = self
+            .row(&sql, json!({ "conv": conv, "seq": seq }), 0)
+            .await?;
+        Ok(row.into())
+    }
+}
+
+#[async_trait]
+impl ChatStore for Store {
+    async fn conversation(&self, id: &str) -> Result<ConversationInfo, actor_store::StoreError> {
+        let c = self.conversation_row(id).await.map_err(to_actor)?;
+        let mut member_ids = self.group_members(GroupKind::Family, &c.family_id).await?;
+        member_ids.push(c.tutor_id.clone());
+        Ok(ConversationInfo {
+            id: c.id,
+            family_id: c.family_id,
+            tutor_id: c.tutor_id,
+            member_ids,
+        })
+    }
+
+    async fn group_members(
+        &self,
+        kind: GroupKind,
+        id: &str,
+    ) -> Result<Vec<String>, actor_store::StoreError> {
+        let (sql, idx) = match kind {
+            GroupKind::Family => (
+                "IF record::exists(type::record('family', $id)) {
+                     SELECT VALUE record::id(id) FROM user
+                     WHERE family = type::record('family', $id) AND role = 'parent'
+                 } ELSE { NONE }",
+                0,
+            ),
+            GroupKind::Tutor => (
+                "SELECT VALUE record::id(id) FROM user
+                 WHERE id = type::record('user', $id) AND role = 'tutor'",
+                0,
+            ),
+        };
+        let v = self
+            .value(sql, json!({ "id": id }), idx)
+            .await
+            .map_err(to_actor)?;
+        let members: Vec<String> = match v {
+            serde_json::Value::Array(_) => {
+                serde_json::from_value(v).map_err(|e| to_actor(e.into()))?
+            }
+            _ => Vec::new(),
+        };
+        if members.is_empty() {
+            return Err(actor_store::StoreError::NotFound);
+        }
+        Ok(members)
+    }
+
+    async fn latest_seq(&self, conversation_id: &str) -> Result<u64, actor_store::StoreError> {
+        let v = self
+            .value(
+                "SELECT VALUE last_seq FROM ONLY type::record('conversation', $id)",
+                json!({ "id": conversation_id }),
+                0,
+            )
+            .await
+            .map_err(to_actor)?;
+        v.as_u64().ok_or(actor_store::StoreError::NotFound)
+    }
+
+    async fn append_message(
+        &self,
+        conv: &str,
+        sender: &str,
+        cmid: &str,
+        body: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Appended, actor_store::StoreError> {
+        if let Some(m) = self
+            .message_by_client_id(conv, sender, cmid)
+            .await
+            .map_err(to_actor)?
+        {
+            return Ok(Appended::Duplicate(m));
+        }
+        // One transaction: the conversation's counter and the message rise
+        // together, so a seq is never skipped nor given twice, whichever
+        // process writes. The unique index catches a duplicate
+        // client_msg_id sent through another process at the same moment.
+        let sql = format!(
+            "BEGIN TRANSACTION;
+             LET $c = type::record('conversation', $conv);
+             LET $seq = (UPDATE ONLY $c SET last_seq += 1, last_message_at = <datetime>$at RETURN VALUE last_seq);
+             CREATE type::record('message', [$conv, $seq]) CONTENT {{
+                 conversation: $c, seq: $seq, sender: type::record('user', $sender),
+                 body: $body, client_msg_id: $cmid, sent_at: <datetime>$at
+             }} RETURN NONE;
+             SELECT {MESSAGE_FIELDS} FROM ONLY type::record('message', [$conv, $seq]);
+             COMMIT TRANSACTION;"
+        );
+        let vars =
+            json!({ "conv": conv, "sender": sender, "cmid": cmid, "body": body, "at": ts(at) });
+        match self.row::<MessageRow>(&sql, vars, 4).await {
+            Ok(row) => Ok(Appended::New(row.into())),
+            Err(StoreError::Duplicate(_)) => {
+                match self.message_by_client_id(conv, sender, cmid).await {
+                    Ok(Some(m)) => Ok(Appended::Duplicate(m)),
+                    Ok(None) => Err(actor_store::StoreError::Conflict("seq taken; retry".into())),
+                    Err(e) => Err(to_actor(e)),
+                }
+            }
+            Err(e) => Err(to_actor(e)),
+        }
+    }
+
+    async fn messages_after(
+        &self,
+        conv: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>, actor_store::StoreError> {
+        self.messages(
+            "seq > $after",
+            "ASC",
+            json!({ "conv": conv, "after": after, "limit": limit }),
+        )
+        .await
+        .map_err(to_actor)
+    }
+
+    async fn messages_before(
+        &self,
+        conv: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>, actor_store::StoreError> {
+        self.messages_before_seq(conv, before, limit)
+            .await
+            .map_err(to_actor)
+    }
+
+    async fn set_read_mark(
+        &self,
+        conv: &str,
+        user: &str,
+        seq: u64,
+        at: DateTime<Utc>,
+    ) -> Result<u64, actor_store::StoreError> {
+        // Never past the newest message, never backwards.
+        let v = self
+            .value(
+                "LET $c = type::record('conversation', $conv);
+                 LET $latest = (SELECT VALUE last_seq FROM ONLY $c);
+                 UPSERT ONLY type::record('read_mark', [$conv, $user]) SET
+                     conversation = $c, user = type::record('user', $user),
+                     seq = math::max([seq ?? 0, math::min([$seq, $latest])]),
+                     updated_at = <datetime>$at
+                 RETURN VALUE seq;",
+                json!({ "conv": conv, "user": user, "seq": seq.min(i64::MAX as u64), "at": ts(at) }),
+                2,
+            )
+            .await
+            .map_err(to_actor)?;
+        v.as_u64()
+            .ok_or_else(|| actor_store::StoreError::Backend("read mark not stored".into()))
+    }
+
+    async fn revise_message(
+        &self,
+        conv: &str,
+        seq: u64,
+        editor: &str,
+        new_body: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<Message, actor_store::StoreError> {
+        let current = self.message_at(conv, seq).await.map_err(to_actor)?;
+        if current.sender_id != editor {
+            return Err(actor_store::StoreError::Forbidden(
+                "only the author may change a message".into(),
+            ));
+        }
+        if current.deleted_at.is_some() {
+            return Err(actor_store::StoreError::Forbidden(
+                "the message was deleted".into(),
+            ));
+        }
+        let sql = format!(
+            "BEGIN TRANSACTION;
+             LET $m = type::record('message', [$conv, $seq]);
+             CREATE message_revision CONTENT {{
+                 message: $m, conversation: type::record('conversation', $conv), seq: $seq,
+                 editor: type::record('user', $editor), action: $action,
+                 previous_body: $m.body, at: <datetime>$at
+             }} RETURN NONE;
+             IF $action = 'edit' {{
+                 UPDATE $m SET body = $body, edited_at = <datetime>$at RETURN NONE
+             }} ELSE {{
+                 UPDATE $m SET body = '', deleted_at = <datetime>$at RETURN NONE
+             }};
+             SELECT {MESSAGE_FIELDS} FROM ONLY $m;
+             COMMIT TRANSACTION;"
+        );
+        let action = if new_body.is_some() { "edit" } else { "delete" };
+        let vars = json!({ "conv": conv, "seq": seq, "editor": editor, "action": action, "body": new_body, "at": ts(at) });
+        let row: MessageRow = self.row(&sql, vars, 3).await.map_err(to_actor)?;
+        Ok(row.into())
+    }
+}

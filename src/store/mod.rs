@@ -1,0 +1,256 @@
+//! The SurrealDB store: the source of truth for everything the server keeps.
+//!
+//! `database.url` picks the engine: `surrealkv://<dir>` (embedded, durable),
+//! `mem://` (tests), or `ws://host:port` (a SurrealDB server). Rows come back
+//! as JSON values and are read into serde types in each module here.
+
+mod chat;
+pub mod conversations;
+mod migrate;
+mod sessions;
+mod students;
+mod users;
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use surrealdb::Surreal;
+use surrealdb::engine::any::Any;
+
+pub use conversations::{ConversationRow, ConversationSummary, RevisionRow};
+pub use migrate::{MIGRATIONS, Migration};
+pub use sessions::SessionUser;
+pub use students::StudentRow;
+pub use users::{NewUser, UserRow};
+
+use crate::config::DatabaseConfig;
+
+/// Times a transaction that lost a write conflict is tried again.
+const CONFLICT_RETRIES: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("could not open the database at {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: surrealdb::Error,
+    },
+    #[error("migration {file} failed: {message}")]
+    Migration { file: String, message: String },
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    Duplicate(String),
+    #[error("refused by the schema: {0}")]
+    Invalid(String),
+    #[error("write conflict: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("unexpected row shape: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+impl From<surrealdb::Error> for StoreError {
+    fn from(e: surrealdb::Error) -> Self {
+        classify(e.to_string())
+    }
+}
+
+/// Sorts a database message into what callers act on.
+fn classify(msg: String) -> StoreError {
+    let lower = msg.to_lowercase();
+    if lower.contains("already contains") || lower.contains("already exists") {
+        StoreError::Duplicate(msg)
+    } else if lower.contains("conflict") || lower.contains("can be retried") {
+        StoreError::Conflict(msg)
+    } else if lower.contains("assert")
+        || lower.contains("expected")
+        || lower.contains("couldn't coerce")
+    {
+        StoreError::Invalid(msg)
+    } else {
+        StoreError::Database(msg)
+    }
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Surreal<Any>,
+}
+
+impl Store {
+    /// Opens the database and applies pending migrations.
+    pub async fn open(cfg: &DatabaseConfig) -> Result<Self, StoreError> {
+        let url = engine_url(&cfg.url);
+        if let Some(dir) = url.strip_prefix("surrealkv://") {
+            let dir = dir.split('?').next().unwrap_or(dir);
+            // The engine wants the parent to exist.
+            if let Some(parent) = std::path::Path::new(dir).parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+        }
+        let connect_err = |source| StoreError::Connect {
+            url: cfg.url.clone(),
+            source,
+        };
+        let db = surrealdb::engine::any::connect(url.as_str())
+            .await
+            .map_err(connect_err)?;
+        if let (Some(username), Some(password)) = (&cfg.username, &cfg.password) {
+            db.signin(surrealdb::opt::auth::Root {
+                username: username.clone(),
+                password: password.clone(),
+            })
+            .await
+            .map_err(connect_err)?;
+        }
+        db.use_ns(&cfg.namespace)
+            .use_db(&cfg.database)
+            .await
+            .map_err(connect_err)?;
+        let store = Self { db };
+        store.migrate(MIGRATIONS).await?;
+        Ok(store)
+    }
+
+    /// Answers when the database does.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.value("RETURN 1", serde_json::json!({}), 0)
+            .await
+            .map(|_| ())
+    }
+
+    /// The token signing key: from config, else one kept in the database
+    /// (made on first start) so all nodes and restarts share it.
+    pub async fn token_secret(&self) -> Result<String, StoreError> {
+        let read = "SELECT VALUE value FROM ONLY setting:jwt_secret";
+        if let Value::String(s) = self.value(read, serde_json::json!({}), 0).await? {
+            return Ok(s);
+        }
+        let fresh = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        match self
+            .value(
+                "CREATE setting:jwt_secret SET value = $v RETURN NONE",
+                serde_json::json!({ "v": fresh }),
+                0,
+            )
+            .await
+        {
+            Ok(_) => Ok(fresh),
+            // Another node made it first.
+            Err(StoreError::Duplicate(_)) => {
+                match self.value(read, serde_json::json!({}), 0).await? {
+                    Value::String(s) => Ok(s),
+                    _ => Err(StoreError::NotFound),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs a query and reads statement `idx` as a list of rows.
+    async fn rows<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        vars: Value,
+        idx: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        let v = self.value(sql, vars, idx).await?;
+        Ok(match v {
+            Value::Null => Vec::new(),
+            Value::Array(_) => serde_json::from_value(v)?,
+            one => vec![serde_json::from_value(one)?],
+        })
+    }
+
+    async fn row<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        vars: Value,
+        idx: usize,
+    ) -> Result<T, StoreError> {
+        self.rows(sql, vars, idx)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Runs a query (all its statements) and returns statement `idx`'s result.
+    async fn value(&self, sql: &str, vars: Value, idx: usize) -> Result<Value, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.value_once(sql, vars.clone(), idx).await {
+                Err(StoreError::Conflict(_)) if attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(2 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn value_once(&self, sql: &str, vars: Value, idx: usize) -> Result<Value, StoreError> {
+        let mut q = self.db.query(sql);
+        if let Value::Object(map) = vars {
+            for (k, v) in map {
+                q = q.bind((k, v));
+            }
+        }
+        let mut resp = q.await?;
+        let errors = resp.take_errors();
+        if let Some(first) = errors.into_iter().min_by_key(|(i, _)| *i) {
+            return Err(first.1.into());
+        }
+        Ok(resp.take::<surrealdb::types::Value>(idx)?.into_json_value())
+    }
+}
+
+/// The URL handed to the engine. An embedded surrealkv store syncs every
+/// commit to disk before acknowledging it unless the URL says otherwise, so
+/// an acknowledged message survives `kill -9`.
+pub fn engine_url(url: &str) -> String {
+    if url.starts_with("surrealkv://") && !url.contains("sync=") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}sync=every")
+    } else {
+        url.to_owned()
+    }
+}
+
+/// A fresh record key: time-ordered, URL- and topic-safe.
+pub fn new_key() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// RFC 3339 text for binding a time (cast with `<datetime>` in queries).
+pub fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn surrealkv_urls_sync_every_commit() {
+        assert_eq!(
+            engine_url("surrealkv://data/db"),
+            "surrealkv://data/db?sync=every"
+        );
+        assert_eq!(
+            engine_url("surrealkv://d?x=1"),
+            "surrealkv://d?x=1&sync=every"
+        );
+        assert_eq!(engine_url("surrealkv://d?sync=5s"), "surrealkv://d?sync=5s");
+        assert_eq!(engine_url("mem://"), "mem://");
+    }
+}

@@ -1,0 +1,90 @@
+//! Users and their families.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Store, StoreError, new_key, ts};
+
+/// A user as the API shows it (never the password hash).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    /// parent, tutor or admin.
+    pub role: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// IANA zone, e.g. Europe/London.
+    pub timezone: String,
+    /// Parents only.
+    #[serde(default)]
+    pub family_id: Option<String>,
+    pub created_at: String,
+}
+
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub phone: Option<&'a str>,
+    pub timezone: &'a str,
+}
+
+pub(super) const USER_FIELDS: &str = "record::id(id) AS id, email, name, role, phone, timezone, \
+     (IF family != NONE THEN record::id(family) ELSE NONE END) AS family_id, created_at";
+
+#[derive(Deserialize)]
+struct Credentials {
+    id: String,
+    password_hash: String,
+}
+
+impl Store {
+    /// Creates a user; a parent gets a new family in the same transaction.
+    pub async fn create_user(
+        &self,
+        u: NewUser<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<UserRow, StoreError> {
+        let id = new_key();
+        let family = (u.role == "parent").then(new_key);
+        let sql = format!(
+            "BEGIN TRANSACTION;
+             IF $family != NONE {{ CREATE type::record('family', $family) SET created_at = <datetime>$now; }};
+             CREATE type::record('user', $id) CONTENT {{
+                 email: $email, password_hash: $hash, name: $name, role: $role,
+                 phone: $phone, timezone: $timezone,
+                 family: IF $family != NONE THEN type::record('family', $family) ELSE NONE END,
+                 created_at: <datetime>$now
+             }} RETURN NONE;
+             SELECT {USER_FIELDS} FROM ONLY type::record('user', $id);
+             COMMIT TRANSACTION;"
+        );
+        let vars = json!({
+            "id": id, "family": family, "email": u.email, "hash": u.password_hash,
+            "name": u.name, "role": u.role, "phone": u.phone, "timezone": u.timezone,
+            "now": ts(now),
+        });
+        self.row(&sql, vars, 2).await
+    }
+
+    /// The user id and password hash for a login.
+    pub async fn credentials(&self, email: &str) -> Result<(String, String), StoreError> {
+        let c: Credentials = self
+            .row(
+                "SELECT record::id(id) AS id, password_hash FROM user WHERE email = $email LIMIT 1",
+                json!({ "email": email }),
+                0,
+            )
+            .await?;
+        Ok((c.id, c.password_hash))
+    }
+
+    pub async fn user(&self, id: &str) -> Result<UserRow, StoreError> {
+        let sql = format!("SELECT {USER_FIELDS} FROM ONLY type::record('user', $id)");
+        self.row(&sql, json!({ "id": id }), 0).await
+    }
+}

@@ -1,0 +1,18 @@
+//! tracing: human-readable by default, JSON lines with `log.json`.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogConfig;
+
+pub fn init(cfg: &LogConfig) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&cfg.filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // A second init (tests) keeps the first subscriber.
+    let _ = if cfg.json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
