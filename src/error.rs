@@ -25,7 +25,7 @@ pub enum ApiError {
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the database is unavailable")]
-    Unavailable(#[source] StoreError),
+    Unavailable(#[source] Box<StoreError>),
 }
 
 impl ApiError {
@@ -53,7 +53,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound("not found".into()),
             StoreError::Duplicate(_) => Self::Conflict("already exists".into()),
             StoreError::Invalid(m) => Self::Invalid(m),
-            other => Self::Unavailable(other),
+            other => Self::Unavailable(Box::new(other)),
         }
     }
 }

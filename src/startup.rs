@@ -47,6 +47,7 @@ pub struct Application {
     host: String,
     server: Server,
     registry: Addr<Registry>,
+    store: Store,
 }
 
 impl Application {
@@ -65,6 +66,7 @@ impl Application {
         };
         let store_for_actors: Arc<dyn cms_actors::ChatStore> = Arc::new(store.clone());
         let idle = Duration::from_secs(config.actors.idle_secs);
+        let store_handle = store.clone();
         let registry = Registry::new(store_for_actors, clock.clone(), idle).start();
         let s = &config.socket;
         let state = web::Data::new(AppState {
@@ -106,7 +108,13 @@ impl Application {
             host: local.ip().to_string(),
             server,
             registry,
+            store: store_handle,
         })
+    }
+
+    /// The store the server uses (admin tooling and tests).
+    pub fn store(&self) -> Store {
+        self.store.clone()
     }
 
     pub fn port(&self) -> u16 {

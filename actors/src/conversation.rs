@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use cms_protocol::chat::{self, JoinParams, JoinReply, MAX_PAGE};
-use cms_protocol::presence::{Diff, Entry, Meta, State};
+use cms_protocol::presence::{Diff, Meta, State};
 use cms_protocol::reply::reason;
 use cms_protocol::{Reply, event};
 use serde_json::{Value, json};
@@ -80,7 +80,7 @@ impl ConversationActor {
         for (user, meta) in self.presence.values() {
             state
                 .entry(user.clone())
-                .or_insert_with(Entry::default)
+                .or_default()
                 .metas
                 .push(meta.clone());
         }
@@ -162,7 +162,7 @@ fn parse<T: serde::de::DeserializeOwned>(payload: Value) -> Result<T, Reply> {
 }
 
 fn may_access(info: &ConversationInfo, who: &Identity) -> bool {
-    who.role == Role::Admin || info.member_ids.iter().any(|m| *m == who.user_id)
+    who.role == Role::Admin || info.member_ids.contains(&who.user_id)
 }
 
 impl Handler<Join> for ConversationActor {

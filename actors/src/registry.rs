@@ -132,7 +132,7 @@ impl Handler<Disconnect> for Registry {
 }
 
 /// The conversation's actor, started if need be.
-#[derive(Message)]
+#[derive(Message, Clone)]
 #[rtype(result = "Addr<ConversationActor>")]
 pub struct GetConversation(pub String);
 
@@ -159,7 +159,7 @@ impl Handler<GetConversation> for Registry {
 }
 
 /// The family's or tutor's actor, started if need be.
-#[derive(Message)]
+#[derive(Message, Clone)]
 #[rtype(result = "Addr<GroupActor>")]
 pub struct GetGroup(pub GroupKind, pub String);
 

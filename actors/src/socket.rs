@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use actix_http::ws::Item;
 use actix_web_actors::ws;
@@ -187,7 +188,7 @@ impl SocketSession {
             },
         };
         let registry = self.registry.clone();
-        let work: Pin<Box<dyn Future<Output = Result<(Target, Joined), Reply>>>> = match topic {
+        let work: JoinFuture = match topic {
             Topic::Phoenix | Topic::Session(_) | Topic::AdminMonitor => {
                 return err(
                     Reply::error(reason::UNMATCHED_TOPIC, "this topic is not served yet"),
@@ -208,51 +209,28 @@ impl SocketSession {
                     ))
                 })
             }
-            Topic::Conversation(id) => Box::pin(async move {
-                // A retired actor (stopping when idle) turns the join away;
-                // the registry then has a fresh one.
-                for _ in 0..3 {
-                    let addr = registry
-                        .send(GetConversation(id.clone()))
-                        .await
-                        .map_err(|_| unavailable())?;
-                    let res = addr
-                        .send(join.clone_join())
-                        .await
-                        .map_err(|_| unavailable())?;
-                    match res {
-                        Err(r) if is_retired(&r) => continue,
-                        other => return other.map(|j| (Target::Conversation(addr), j)),
-                    }
-                }
-                Err(unavailable())
-            }),
-            Topic::Family(_) | Topic::Tutor(_) => {
-                let (kind, id) = match topic {
-                    Topic::Family(id) => (GroupKind::Family, id),
-                    Topic::Tutor(id) => (GroupKind::Tutor, id),
-                    _ => unreachable!("matched above"),
-                };
-                if kind == GroupKind::Tutor && me.role != Role::Admin && id != me.user_id {
+            Topic::Conversation(id) => Box::pin(join_with_retry(
+                registry,
+                GetConversation(id),
+                join,
+                Target::Conversation,
+            )),
+            Topic::Family(id) => Box::pin(join_with_retry(
+                registry,
+                GetGroup(GroupKind::Family, id),
+                join,
+                Target::Group,
+            )),
+            Topic::Tutor(id) => {
+                if me.role != Role::Admin && id != me.user_id {
                     return err(Reply::error(reason::UNAUTHORIZED, "not your topic"), ctx);
                 }
-                Box::pin(async move {
-                    for _ in 0..3 {
-                        let addr = registry
-                            .send(GetGroup(kind, id.clone()))
-                            .await
-                            .map_err(|_| unavailable())?;
-                        let res = addr
-                            .send(join.clone_join())
-                            .await
-                            .map_err(|_| unavailable())?;
-                        match res {
-                            Err(r) if is_retired(&r) => continue,
-                            other => return other.map(|j| (Target::Group(addr), j)),
-                        }
-                    }
-                    Err(unavailable())
-                })
+                Box::pin(join_with_retry(
+                    registry,
+                    GetGroup(GroupKind::Tutor, id),
+                    join,
+                    Target::Group,
+                ))
             }
         };
         ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
@@ -344,6 +322,39 @@ impl Join {
             params: self.params.clone(),
         }
     }
+}
+
+type JoinFuture = Pin<Box<dyn Future<Output = Result<(Target, Joined), Reply>>>>;
+
+/// Asks the registry for the topic's actor and joins it. An actor that has
+/// just retired (idle) turns the join away; the registry then has a fresh one.
+async fn join_with_retry<A, M>(
+    registry: Addr<Registry>,
+    get: M,
+    join: Join,
+    target: fn(Addr<A>) -> Target,
+) -> Result<(Target, Joined), Reply>
+where
+    A: Actor + Handler<Join>,
+    A::Context: ToEnvelope<A, Join>,
+    M: Message<Result = Addr<A>> + Clone + Send + 'static,
+    Registry: Handler<M>,
+{
+    for _ in 0..3 {
+        let addr = registry
+            .send(get.clone())
+            .await
+            .map_err(|_| unavailable())?;
+        match addr
+            .send(join.clone_join())
+            .await
+            .map_err(|_| unavailable())?
+        {
+            Err(r) if is_retired(&r) => continue,
+            other => return other.map(|j| (target(addr), j)),
+        }
+    }
+    Err(unavailable())
 }
 
 fn unavailable() -> Reply {

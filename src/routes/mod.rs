@@ -2,6 +2,7 @@
 
 mod audit;
 mod conversations;
+mod family_parents;
 mod health;
 mod login;
 mod logout;
@@ -25,6 +26,7 @@ use crate::error::json_error;
         login::login,
         logout::logout,
         me::me,
+        family_parents::add_parent,
         students::create_student,
         students::list_students,
         conversations::create_conversation,
@@ -36,6 +38,7 @@ use crate::error::json_error;
         login::LoginRequest,
         login::AuthResponse,
         students::NewStudent,
+        family_parents::NewParent,
         conversations::NewConversation,
         crate::store::UserRow,
         crate::store::StudentRow,
@@ -90,6 +93,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/auth/login", web::post().to(login::login))
             .route("/auth/logout", web::post().to(logout::logout))
             .route("/me", web::get().to(me::me))
+            .route(
+                "/family/parents",
+                web::post().to(family_parents::add_parent),
+            )
             .route("/students", web::post().to(students::create_student))
             .route("/students", web::get().to(students::list_students))
             .route(

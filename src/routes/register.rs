@@ -7,7 +7,7 @@ use super::login::issue_token;
 use crate::auth::hash_password;
 use crate::error::ApiError;
 use crate::startup::AppState;
-use crate::store::NewUser;
+use crate::store::{NewUser, StoreError, UserRow};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -69,10 +69,21 @@ pub async fn register(
     body: web::Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
-    let email = check_account(&req.email, &req.password, &req.name)?;
     if req.role != "parent" && req.role != "tutor" {
         return Err(ApiError::Invalid("role must be parent or tutor".into()));
     }
+    let user = create_account(&state, &req, None).await?;
+    let token = issue_token(&state, &user.id).await?;
+    Ok(HttpResponse::Created().json(super::login::AuthResponse { token, user }))
+}
+
+/// Checks and stores a new account; `family_id` adds a parent to a family.
+pub async fn create_account(
+    state: &AppState,
+    req: &RegisterRequest,
+    family_id: Option<&str>,
+) -> Result<UserRow, ApiError> {
+    let email = check_account(&req.email, &req.password, &req.name)?;
     if let Some(p) = &req.phone {
         check_phone(p)?;
     }
@@ -82,28 +93,24 @@ pub async fn register(
             "{timezone:?} is not an IANA time zone"
         )));
     }
-    let hash = hash_password(req.password).await?;
-    let now = state.clock.now();
-    let user = state
+    let hash = hash_password(req.password.clone()).await?;
+    let new = NewUser {
+        email: &email,
+        password_hash: &hash,
+        name: req.name.trim(),
+        role: &req.role,
+        phone: req.phone.as_deref(),
+        timezone,
+        family_id,
+    };
+    state
         .store
-        .create_user(
-            NewUser {
-                email: &email,
-                password_hash: &hash,
-                name: req.name.trim(),
-                role: &req.role,
-                phone: req.phone.as_deref(),
-                timezone,
-            },
-            now,
-        )
+        .create_user(new, state.clock.now())
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::Duplicate(_) => {
+            StoreError::Duplicate(_) => {
                 ApiError::Conflict("that email is already registered".into())
             }
             other => other.into(),
-        })?;
-    let token = issue_token(&state, &user.id).await?;
-    Ok(HttpResponse::Created().json(super::login::AuthResponse { token, user }))
+        })
 }

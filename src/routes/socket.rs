@@ -53,10 +53,10 @@ pub async fn socket(
     let allowed = &state.socket.allowed_origins;
     if !allowed.is_empty() {
         let origin = req.headers().get("origin").and_then(|o| o.to_str().ok());
-        if let Some(origin) = origin {
-            if !allowed.iter().any(|a| a == origin) {
-                return Ok(forbidden("origin not allowed"));
-            }
+        if let Some(origin) = origin
+            && !allowed.iter().any(|a| a == origin)
+        {
+            return Ok(forbidden("origin not allowed"));
         }
     }
     let Some(token) = token_from_query(&req).or_else(|| token_from_protocols(&req)) else {

@@ -31,6 +31,9 @@ pub struct NewUser<'a> {
     pub role: &'a str,
     pub phone: Option<&'a str>,
     pub timezone: &'a str,
+    /// An existing family to join (a second parent); a parent without one
+    /// gets a new family.
+    pub family_id: Option<&'a str>,
 }
 
 pub(super) const USER_FIELDS: &str = "record::id(id) AS id, email, name, role, phone, timezone, \
@@ -50,10 +53,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<UserRow, StoreError> {
         let id = new_key();
-        let family = (u.role == "parent").then(new_key);
+        let (family, new_family) = match (u.role, u.family_id) {
+            (_, Some(f)) => (Some(f.to_owned()), false),
+            ("parent", None) => (Some(new_key()), true),
+            _ => (None, false),
+        };
         let sql = format!(
             "BEGIN TRANSACTION;
-             IF $family != NONE {{ CREATE type::record('family', $family) SET created_at = <datetime>$now; }};
+             IF $new_family {{ CREATE type::record('family', $family) SET created_at = <datetime>$now; }};
              CREATE type::record('user', $id) CONTENT {{
                  email: $email, password_hash: $hash, name: $name, role: $role,
                  phone: $phone, timezone: $timezone,
@@ -64,7 +71,7 @@ impl Store {
              COMMIT TRANSACTION;"
         );
         let vars = json!({
-            "id": id, "family": family, "email": u.email, "hash": u.password_hash,
+            "id": id, "family": family, "new_family": new_family, "email": u.email, "hash": u.password_hash,
             "name": u.name, "role": u.role, "phone": u.phone, "timezone": u.timezone,
             "now": ts(now),
         });

@@ -1,0 +1,46 @@
+//! `POST /api/v1/family/parents`: a parent adds a second parent (or carer)
+//! to their family; both then see the family's children and threads.
+
+use actix_web::{HttpResponse, web};
+use cms_actors::Role;
+use serde::Deserialize;
+
+use super::register::{RegisterRequest, create_account};
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewParent {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub timezone: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/family/parents", request_body = NewParent,
+    responses((status = 201, body = crate::store::UserRow), (status = 409, body = super::ErrorBody)), security(("bearer" = [])))]
+pub async fn add_parent(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<NewParent>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Parent)?;
+    let family = user
+        .family_id
+        .as_deref()
+        .ok_or_else(|| ApiError::Forbidden("this parent has no family".into()))?;
+    let b = body.into_inner();
+    let req = RegisterRequest {
+        email: b.email,
+        password: b.password,
+        name: b.name,
+        role: "parent".into(),
+        phone: b.phone,
+        timezone: b.timezone,
+    };
+    let created = create_account(&state, &req, Some(family)).await?;
+    Ok(HttpResponse::Created().json(created))
+}
