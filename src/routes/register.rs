@@ -30,6 +30,7 @@ pub const DEFAULT_TIMEZONE: &str = "Europe/London";
 pub fn check_account(email: &str, password: &str, name: &str) -> Result<String, ApiError> {
     let email = email.trim().to_lowercase();
     let valid_email = email.len() <= 254
+        && !email.contains(char::is_whitespace)
         && email
             .split_once('@')
             .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'));

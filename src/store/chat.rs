@@ -312,7 +312,7 @@ impl ChatStore for Store {
         );
         let action = if new_body.is_some() { "edit" } else { "delete" };
         let vars = json!({ "conv": conv, "seq": seq, "editor": editor, "action": action, "body": new_body, "at": ts(at) });
-        let row: MessageRow = self.row(&sql, vars, 3).await.map_err(to_actor)?;
+        let row: MessageRow = self.row(&sql, vars, 4).await.map_err(to_actor)?;
         Ok(row.into())
     }
 }

@@ -56,10 +56,7 @@ impl Store {
                 .bind(("name", m.name))
                 .await
                 .map_err(|e| fail(e.to_string()))?;
-            let errors = resp.take_errors();
-            // Inside a failed transaction every statement reports an error;
-            // the first one is the cause.
-            if let Some((_, e)) = errors.into_iter().min_by_key(|(i, _)| *i) {
+            if let Some(e) = super::root_error(resp.take_errors()) {
                 return Err(fail(e.to_string()));
             }
             tracing::info!(file = m.name, "migration applied");

@@ -201,16 +201,33 @@ impl Store {
     async fn value_once(&self, sql: &str, vars: Value, idx: usize) -> Result<Value, StoreError> {
         let mut q = self.db.query(sql);
         if let Value::Object(map) = vars {
-            for (k, v) in map {
+            // JSON null is bound as nothing at all: SurrealDB reads an unset
+            // parameter as NONE, which is what `option<…>` fields hold.
+            for (k, v) in map.into_iter().filter(|(_, v)| !v.is_null()) {
                 q = q.bind((k, v));
             }
         }
         let mut resp = q.await?;
-        let errors = resp.take_errors();
-        if let Some(first) = errors.into_iter().min_by_key(|(i, _)| *i) {
-            return Err(first.1.into());
+        if let Some(e) = root_error(resp.take_errors()) {
+            return Err(e.into());
         }
         Ok(resp.take::<surrealdb::types::Value>(idx)?.into_json_value())
+    }
+}
+
+/// The error that caused a query to fail. In a failed transaction every
+/// other statement reports only that the transaction failed.
+pub(crate) fn root_error(
+    errors: std::collections::HashMap<usize, surrealdb::Error>,
+) -> Option<surrealdb::Error> {
+    let mut errors: Vec<_> = errors.into_iter().collect();
+    errors.sort_by_key(|(i, _)| *i);
+    let cause = errors
+        .iter()
+        .position(|(_, e)| !e.to_string().contains("failed transaction"));
+    match cause {
+        Some(i) => Some(errors.swap_remove(i).1),
+        None => errors.into_iter().next().map(|(_, e)| e),
     }
 }
 

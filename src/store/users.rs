@@ -24,6 +24,7 @@ pub struct UserRow {
     pub created_at: String,
 }
 
+#[derive(Clone, Copy)]
 pub struct NewUser<'a> {
     pub email: &'a str,
     pub password_hash: &'a str,
@@ -75,7 +76,7 @@ impl Store {
             "name": u.name, "role": u.role, "phone": u.phone, "timezone": u.timezone,
             "now": ts(now),
         });
-        self.row(&sql, vars, 2).await
+        self.row(&sql, vars, 3).await
     }
 
     /// The user id and password hash for a login.
@@ -93,5 +94,52 @@ impl Store {
     pub async fn user(&self, id: &str) -> Result<UserRow, StoreError> {
         let sql = format!("SELECT {USER_FIELDS} FROM ONLY type::record('user', $id)");
         self.row(&sql, json!({ "id": id }), 0).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseConfig;
+
+    pub(crate) async fn mem_store() -> Store {
+        let cfg = DatabaseConfig {
+            url: "mem://".into(),
+            ..DatabaseConfig::default()
+        };
+        Store::open(&cfg).await.expect("open")
+    }
+
+    #[tokio::test]
+    async fn a_parent_gets_a_family_and_a_tutor_does_not() {
+        let store = mem_store().await;
+        let mut new = NewUser {
+            email: "p@x.test",
+            password_hash: "$argon2id$fake",
+            name: "P",
+            role: "parent",
+            phone: None,
+            timezone: "Europe/London",
+            family_id: None,
+        };
+        let p = store.create_user(new, Utc::now()).await.expect("parent");
+        assert!(p.family_id.is_some());
+        new.email = "t@x.test";
+        new.role = "tutor";
+        let t = store.create_user(new, Utc::now()).await.expect("tutor");
+        assert_eq!(t.family_id, None);
+        assert_eq!(store.user(&t.id).await.expect("read").email, "t@x.test");
+        assert!(matches!(
+            store.create_user(new, Utc::now()).await,
+            Err(StoreError::Duplicate(_))
+        ));
+        new.email = "p2@x.test";
+        new.role = "parent";
+        new.family_id = p.family_id.as_deref();
+        let p2 = store
+            .create_user(new, Utc::now())
+            .await
+            .expect("second parent");
+        assert_eq!(p2.family_id, p.family_id);
     }
 }

@@ -1,0 +1,235 @@
+//! Test harness: the real server on port 0 with a real store, REST helpers,
+//! and the protocol client from `cms-loadtest`.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use cms_loadtest::PhxClient;
+use cms_server::config::Config;
+use cms_server::startup::{AppHandle, Application};
+use serde_json::{Value, json};
+
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub struct TestApp {
+    pub base: String,
+    pub port: u16,
+    /// Present for an in-process server.
+    pub handle: Option<AppHandle>,
+    pub store: Option<cms_server::store::Store>,
+    http: reqwest::Client,
+}
+
+/// A registered user.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub token: String,
+    pub family_id: Option<String>,
+}
+
+pub fn test_config() -> Config {
+    let mut c = Config::default();
+    c.listen = "127.0.0.1:0".into();
+    c.database.url = "mem://".into();
+    c.auth.secret = Some("test-secret".into());
+    c.log.filter = "warn".into();
+    c
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(test_config()).await
+}
+
+pub async fn spawn_app_with(config: Config) -> TestApp {
+    let app = Application::build(config).await.expect("server builds");
+    let port = app.port();
+    let handle = app.handle();
+    let store = app.store();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        port,
+        handle: Some(handle),
+        store: Some(store),
+        http: reqwest::Client::new(),
+    }
+}
+
+fn unique_email(tag: &str) -> String {
+    let slug: String = tag
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    format!("{slug}-{}@example.test", uuid_like())
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl TestApp {
+    /// A server in another process, at `port`.
+    pub fn remote(port: u16) -> Self {
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            handle: None,
+            store: None,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}{}", self.base, path);
+        let mut req = match method {
+            "GET" => self.http.get(url),
+            "POST" => self.http.post(url),
+            other => panic!("method {other}"),
+        };
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        self.request("POST", path, token, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        self.request("GET", path, token, None).await
+    }
+
+    pub async fn register(&self, role: &str, name: &str) -> User {
+        let (status, body) = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({ "email": unique_email(name), "password": "correct horse", "name": name, "role": role }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        user_from(&body["user"], &body["token"])
+    }
+
+    /// A second parent in `parent`'s family, logged in.
+    pub async fn add_parent(&self, parent: &User, name: &str) -> User {
+        let email = unique_email(name);
+        let (status, body) = self
+            .post(
+                "/api/v1/family/parents",
+                Some(&parent.token),
+                json!({ "email": email, "password": "correct horse", "name": name }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        self.login(&email).await
+    }
+
+    pub async fn login(&self, email: &str) -> User {
+        let (status, body) = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({ "email": email, "password": "correct horse" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        user_from(&body["user"], &body["token"])
+    }
+
+    pub async fn conversation(&self, parent: &User, tutor: &User) -> String {
+        let (status, body) = self
+            .post(
+                "/api/v1/conversations",
+                Some(&parent.token),
+                json!({ "tutor_id": tutor.id }),
+            )
+            .await;
+        assert!(status == 201 || status == 200, "{status} {body}");
+        body["id"].as_str().expect("id").to_owned()
+    }
+
+    pub fn ws_url(&self, token: &str) -> String {
+        format!(
+            "ws://127.0.0.1:{}/socket/websocket?vsn=2.0.0&token={token}",
+            self.port
+        )
+    }
+
+    pub async fn connect(&self, user: &User) -> PhxClient {
+        PhxClient::connect(&self.ws_url(&user.token))
+            .await
+            .expect("socket connects")
+    }
+}
+
+fn user_from(user: &Value, token: &Value) -> User {
+    User {
+        id: user["id"].as_str().expect("user id").to_owned(),
+        token: token.as_str().expect("token").to_owned(),
+        family_id: user["family_id"].as_str().map(str::to_owned),
+    }
+}
+
+/// A family (two parents) and a tutor with a conversation between them.
+pub struct Thread {
+    pub parent1: User,
+    pub parent2: User,
+    pub tutor: User,
+    pub conversation: String,
+}
+
+pub async fn thread(app: &TestApp) -> Thread {
+    let parent1 = app.register("parent", "Alice Parent").await;
+    let parent2 = app.add_parent(&parent1, "Bob Parent").await;
+    let tutor = app.register("tutor", "Tina Tutor").await;
+    let conversation = app.conversation(&parent1, &tutor).await;
+    Thread {
+        parent1,
+        parent2,
+        tutor,
+        conversation,
+    }
+}
+
+pub fn topic(conversation: &str) -> String {
+    format!("conversation:{conversation}")
+}
+
+/// An admin, made the way the command line makes one, logged in.
+pub async fn admin(app: &TestApp) -> User {
+    let email = unique_email("admin");
+    cms_server::admin::create_admin(
+        app.store.as_ref().expect("in-process"),
+        &email,
+        "correct horse",
+        "Ada Admin",
+    )
+    .await
+    .expect("admin created");
+    app.login(&email).await
+}
