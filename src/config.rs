@@ -153,12 +153,13 @@ impl Default for LogConfig {
 impl Config {
     pub fn load(cli: &Cli) -> Result<Self, Box<figment::Error>> {
         let env = Env::prefixed("CMS_").map(|key| {
-            let k = key.as_str();
+            // Keys arrive as written (upper case); figment lowercases later.
+            let k = key.as_str().to_ascii_lowercase();
             match k.split_once('_') {
                 Some((section, rest)) if SECTIONS.contains(&section) => {
                     format!("{section}.{rest}").into()
                 }
-                _ => k.to_owned().into(),
+                _ => k.into(),
             }
         });
         let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
@@ -180,5 +181,33 @@ impl Config {
 
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn file_then_environment_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "cms.toml",
+                "listen = \"0.0.0.0:1\"\n[socket]\nrate_burst = 7.0\nclient_timeout_secs = 9\n",
+            )?;
+            jail.set_env("CMS_SOCKET_RATE_BURST", "100000");
+            jail.set_env("CMS_DATABASE_URL", "mem://");
+            jail.set_env("CMS_AUTH_TOKEN_TTL_SECS", "60");
+            let cli = Cli::parse_from(["cms-server", "--listen", "127.0.0.1:0"]);
+            let c = Config::load(&cli).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen, "127.0.0.1:0");
+            assert_eq!(c.socket.rate_burst, 100000.0);
+            assert_eq!(c.socket.client_timeout_secs, 9);
+            assert_eq!(c.database.url, "mem://");
+            assert_eq!(c.auth.token_ttl_secs, 60);
+            assert_eq!(c.actors.idle_secs, 300, "defaults fill the rest");
+            Ok(())
+        });
     }
 }

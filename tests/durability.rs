@@ -1,0 +1,178 @@
+//! Durability on the embedded surrealkv store, with the real binary in its
+//! own process: history survives a restart, and every acknowledged message
+//! survives `kill -9`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+/// A failed assertion must not leave a server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cms-server` on a surrealkv directory and waits for its address.
+fn start(dir: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cms-server"))
+        .args([
+            "--config",
+            "/nonexistent/cms.toml",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+        ])
+        .arg(format!("surrealkv://{}", dir.join("db").display()))
+        .env("CMS_AUTH_SECRET", "durability-test")
+        .env("CMS_LOG_FILTER", "warn")
+        // The test sends in bursts far above a person's rate.
+        .env("CMS_SOCKET_RATE_BURST", "100000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("server starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("http://").nth(1) {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("server printed its address");
+    let port = addr
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    Server { child, port }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+async fn send_all(app: &TestApp, user: &User, topic: &str, n: usize, tag: &str) -> Vec<u64> {
+    let c = app.connect(user).await;
+    c.join(topic, json!({})).await.expect("join");
+    let pending: Vec<_> = (0..n)
+        .map(|i| {
+            c.push(
+                topic,
+                "message:send",
+                json!({ "client_msg_id": format!("{tag}-{i}"), "body": format!("{tag} {i}") }),
+            )
+        })
+        .collect();
+    let replies = futures_util::future::join_all(pending).await;
+    if replies.iter().any(|r| r.is_err()) {
+        panic!("socket closed: {:?}", c.closed(WAIT).await);
+    }
+    replies
+        .into_iter()
+        .map(|r| {
+            r.expect("acknowledged").response["message"]["seq"]
+                .as_u64()
+                .expect("seq")
+        })
+        .collect()
+}
+
+async fn history(app: &TestApp, user: &User, topic: &str) -> Vec<(u64, String)> {
+    let c = app.connect(user).await;
+    let mut out = Vec::new();
+    let r = c
+        .join(topic, json!({ "since_seq": 0 }))
+        .await
+        .expect("join");
+    let mut more = r.response["more"].as_bool().expect("more");
+    let mut page = r.response["messages"].as_array().expect("messages").clone();
+    loop {
+        for m in &page {
+            out.push((
+                m["seq"].as_u64().expect("seq"),
+                m["body"].as_str().expect("body").to_owned(),
+            ));
+        }
+        if !more {
+            return out;
+        }
+        let after = out.last().map(|m| m.0).unwrap_or(0);
+        let r = c
+            .push(
+                topic,
+                "message:history",
+                json!({ "after_seq": after, "limit": 100 }),
+            )
+            .await
+            .expect("page");
+        more = r.response["more"].as_bool().expect("more");
+        page = r.response["messages"].as_array().expect("messages").clone();
+    }
+}
+
+#[tokio::test]
+async fn history_survives_a_graceful_restart_and_acknowledged_messages_survive_kill_9() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = start(dir.path());
+    let app = TestApp::remote(server.port);
+    let t = thread(&app).await;
+    let topic = topic(&t.conversation);
+    let first = send_all(&app, &t.parent1, &topic, 20, "before restart").await;
+    assert_eq!(first.len(), 20);
+
+    // SIGTERM: a clean stop, exit code 0.
+    signal(&server.child, "-TERM");
+    let status = server.child.wait().expect("exits");
+    drop(server);
+    assert!(status.success(), "graceful stop exits 0, got {status}");
+
+    let server = start(dir.path());
+    let app = TestApp::remote(server.port);
+    let h = history(&app, &t.tutor, &topic).await;
+    let expected: Vec<(u64, String)> = (0..20)
+        .map(|i| (i + 1, format!("before restart {i}")))
+        .collect();
+    assert_eq!(
+        h, expected,
+        "history intact after restart; tokens still valid"
+    );
+
+    // kill -9 straight after the acknowledgements.
+    let acked = send_all(&app, &t.tutor, &topic, 200, "before kill").await;
+    signal(&server.child, "-KILL");
+    drop(server);
+
+    let server = start(dir.path());
+    let app = TestApp::remote(server.port);
+    let h = history(&app, &t.parent2, &topic).await;
+    assert_eq!(h.len(), 220, "every acknowledged message is there");
+    let seqs: Vec<u64> = h.iter().map(|m| m.0).collect();
+    assert_eq!(seqs, (1..=220).collect::<Vec<u64>>());
+    for seq in acked {
+        assert!(
+            h.iter()
+                .any(|m| m.0 == seq && m.1.starts_with("before kill"))
+        );
+    }
+}
