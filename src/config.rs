@@ -190,6 +190,7 @@ mod tests {
     use clap::Parser;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API
     fn file_then_environment_then_flags() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

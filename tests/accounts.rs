@@ -1,4 +1,5 @@
 //! Accounts over REST: registration, login, students, errors, OpenAPI.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod common;
 

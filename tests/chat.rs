@@ -1,4 +1,5 @@
 //! Chat over the socket: delivery, ordering, catch-up and idempotency.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! An unmodified Phoenix client (the `phoenix` npm package, run by Node)
 //! chats with the server and sees presence: one socket authenticates with
 //! the `token` param, the other with phoenix.js 1.8's `authToken`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The socket's edges: authentication at the upgrade, authorization at
 //! join, bad frames, limits, logout and presence.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
 mod common;
 
@@ -261,4 +262,63 @@ async fn shutdown_closes_sockets_with_1001() {
     actix_web::rt::spawn(async move { handle.stop().await });
     let closed = c.closed(WAIT).await.expect("closed");
     assert_eq!(closed.map(|(code, _)| code), Some(1001));
+}
+
+#[actix_web::test]
+async fn the_token_can_travel_in_the_websocket_protocol_header() {
+    use base64::Engine;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let app = spawn_app().await;
+    let user = app.register("parent", "Header").await;
+    let url = format!("ws://127.0.0.1:{}/socket/websocket?vsn=2.0.0", app.port);
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&user.token);
+    let mut req = url.as_str().into_client_request().expect("request");
+    let protocols = format!("phoenix, base64url.bearer.phx.{encoded}");
+    req.headers_mut()
+        .insert("sec-websocket-protocol", protocols.parse().expect("header"));
+    let c = PhxClient::connect_with_request(req)
+        .await
+        .expect("accepted with phoenix subprotocol");
+    let r = c
+        .join(&format!("user:{}", user.id), json!({}))
+        .await
+        .expect("join");
+    assert_eq!(r.status, ReplyStatus::Ok);
+    // A forged header is refused like a forged param.
+    let mut req = url.as_str().into_client_request().expect("request");
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "phoenix, base64url.bearer.phx.Zm9v"
+            .parse()
+            .expect("header"),
+    );
+    assert!(matches!(
+        PhxClient::connect_with_request(req).await,
+        Err(ClientError::Http(403))
+    ));
+}
+
+#[actix_web::test]
+async fn origins_outside_the_allowlist_are_refused() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut config = test_config();
+    config.socket.allowed_origins = vec!["https://app.example.test".into()];
+    let app = spawn_app_with(config).await;
+    let user = app.register("parent", "Origin").await;
+    for (origin, ok) in [
+        ("https://app.example.test", true),
+        ("https://evil.example.test", false),
+    ] {
+        let mut req = app
+            .ws_url(&user.token)
+            .into_client_request()
+            .expect("request");
+        req.headers_mut()
+            .insert("origin", origin.parse().expect("header"));
+        match PhxClient::connect_with_request(req).await {
+            Ok(_) => assert!(ok, "{origin} must be refused"),
+            Err(ClientError::Http(403)) => assert!(!ok, "{origin} must be allowed"),
+            Err(e) => panic!("{origin}: {e}"),
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! Test harness: the real server on port 0 with a real store, REST helpers,
 //! and the protocol client from `cms-loadtest`.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod process;
 
 use std::time::Duration;
 
@@ -29,8 +31,10 @@ pub struct User {
 }
 
 pub fn test_config() -> Config {
-    let mut c = Config::default();
-    c.listen = "127.0.0.1:0".into();
+    let mut c = Config {
+        listen: "127.0.0.1:0".into(),
+        ..Config::default()
+    };
     c.database.url = "mem://".into();
     c.auth.secret = Some("test-secret".into());
     c.log.filter = "warn".into();
