@@ -30,15 +30,7 @@ async fn two_parents_and_a_tutor_chat() {
         let r = c.join(&topic, json!({})).await.expect("join");
         assert_eq!(ok(&r)["latest_seq"], 0);
     }
-    let r = p1
-        .push(
-            &topic,
-            "message:send",
-            json!({ "client_msg_id": "m1", "body": "Can we move Tuesday?" }),
-        )
-        .await
-        .expect("send");
-    let sent = ok(&r)["message"].clone();
+    let sent = send(&p1, &topic, "Can we move Tuesday?").await;
     assert_eq!(sent["seq"], 1);
     assert_eq!(sent["sender_id"], t.parent1.id.as_str());
     for c in [&p1, &p2, &tu] {
@@ -101,20 +93,11 @@ async fn a_client_that_rejoins_with_since_seq_gets_exactly_what_it_missed() {
     let app = spawn_app().await;
     let t = thread(&app).await;
     let topic = topic(&t.conversation);
-    let tutor = app.connect(&t.tutor).await;
-    ok(&tutor.join(&topic, json!({})).await.expect("join"));
-    let parent = app.connect(&t.parent1).await;
-    ok(&parent.join(&topic, json!({})).await.expect("join"));
+    let tutor = app.joined(&t.tutor, &topic).await;
+    let parent = app.joined(&t.parent1, &topic).await;
     for i in 1..=3 {
         let body = format!("before {i}");
-        ok(&tutor
-            .push(
-                &topic,
-                "message:send",
-                json!({ "client_msg_id": body, "body": body }),
-            )
-            .await
-            .expect("send"));
+        send(&tutor, &topic, &body).await;
     }
     let mut last = 0;
     for _ in 0..3 {
@@ -130,14 +113,7 @@ async fn a_client_that_rejoins_with_since_seq_gets_exactly_what_it_missed() {
     parent.close().await;
     for i in 1..=5 {
         let body = format!("while away {i}");
-        ok(&tutor
-            .push(
-                &topic,
-                "message:send",
-                json!({ "client_msg_id": body, "body": body }),
-            )
-            .await
-            .expect("send"));
+        send(&tutor, &topic, &body).await;
     }
     let parent = app.connect(&t.parent1).await;
     let r = parent
@@ -168,8 +144,7 @@ async fn catch_up_is_paged_with_more() {
     let app = spawn_app_with(config).await;
     let t = thread(&app).await;
     let topic = topic(&t.conversation);
-    let tutor = app.connect(&t.tutor).await;
-    ok(&tutor.join(&topic, json!({})).await.expect("join"));
+    let tutor = app.joined(&t.tutor, &topic).await;
     for i in 0..130 {
         tutor
             .push_no_wait(
@@ -249,8 +224,7 @@ async fn the_same_client_msg_id_returns_the_original_and_broadcasts_nothing() {
         .await
         .expect("first broadcast");
     // A retry after a lost ack, even on a new socket and with another body.
-    let again = app.connect(&t.parent1).await;
-    ok(&again.join(&topic, json!({})).await.expect("join"));
+    let again = app.joined(&t.parent1, &topic).await;
     let second = again
         .push(
             &topic,

@@ -214,15 +214,13 @@ async fn presence_shows_who_is_online() {
     let app = spawn_app().await;
     let t = thread(&app).await;
     let topic = topic(&t.conversation);
-    let p = app.connect(&t.parent1).await;
-    p.join(&topic, json!({})).await.expect("join");
+    let p = app.joined(&t.parent1, &topic).await;
     let state = p
         .next_event_named(&topic, "presence_state", WAIT)
         .await
         .expect("state");
     assert!(state.payload[&t.parent1.id]["metas"][0]["phx_ref"].is_string());
-    let tu = app.connect(&t.tutor).await;
-    tu.join(&topic, json!({})).await.expect("join");
+    let tu = app.joined(&t.tutor, &topic).await;
     let state = tu
         .next_event_named(&topic, "presence_state", WAIT)
         .await

@@ -28,6 +28,14 @@ impl AuthUser {
         }
     }
 
+    /// The caller's family, for endpoints only parents may use.
+    pub fn parent_family(&self) -> Result<&str, ApiError> {
+        self.require(Role::Parent)?;
+        self.family_id
+            .as_deref()
+            .ok_or_else(|| ApiError::Forbidden("this parent has no family".into()))
+    }
+
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
         if self.role == role {
             Ok(())

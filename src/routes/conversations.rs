@@ -29,11 +29,7 @@ pub async fn create_conversation(
     user: AuthUser,
     body: web::Json<NewConversation>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Parent)?;
-    let family = user
-        .family_id
-        .as_deref()
-        .ok_or_else(|| ApiError::Forbidden("this parent has no family".into()))?;
+    let family = user.parent_family()?;
     let tutor = match state.store.user(&body.tutor_id).await {
         Ok(t) if t.role == "tutor" => t,
         Ok(_) | Err(StoreError::NotFound) => {

@@ -2,7 +2,6 @@
 //! to their family; both then see the family's children and threads.
 
 use actix_web::{HttpResponse, web};
-use cms_actors::Role;
 use serde::Deserialize;
 
 use super::register::{RegisterRequest, create_account};
@@ -27,11 +26,7 @@ pub async fn add_parent(
     user: AuthUser,
     body: web::Json<NewParent>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Parent)?;
-    let family = user
-        .family_id
-        .as_deref()
-        .ok_or_else(|| ApiError::Forbidden("this parent has no family".into()))?;
+    let family = user.parent_family()?;
     let b = body.into_inner();
     let req = RegisterRequest {
         email: b.email,

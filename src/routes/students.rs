@@ -1,7 +1,6 @@
 //! `POST /api/v1/students` and `GET /api/v1/students`: a family's children.
 
 use actix_web::{HttpResponse, web};
-use cms_actors::Role;
 use serde::Deserialize;
 
 use crate::auth::AuthUser;
@@ -16,13 +15,6 @@ pub struct NewStudent {
     pub level: String,
 }
 
-fn family_of(user: &AuthUser) -> Result<&str, ApiError> {
-    user.require(Role::Parent)?;
-    user.family_id
-        .as_deref()
-        .ok_or_else(|| ApiError::Forbidden("this parent has no family".into()))
-}
-
 #[utoipa::path(post, path = "/api/v1/students", request_body = NewStudent,
     responses((status = 201, body = crate::store::StudentRow), (status = 403, body = super::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_student(
@@ -30,7 +22,7 @@ pub async fn create_student(
     user: AuthUser,
     body: web::Json<NewStudent>,
 ) -> Result<HttpResponse, ApiError> {
-    let family = family_of(&user)?;
+    let family = user.parent_family()?;
     let (name, level) = (body.name.trim(), body.level.trim());
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::Invalid("name must be 1 to 200 characters".into()));
@@ -52,6 +44,6 @@ pub async fn list_students(
     state: web::Data<AppState>,
     user: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
-    let family = family_of(&user)?;
+    let family = user.parent_family()?;
     Ok(HttpResponse::Ok().json(state.store.students(family).await?))
 }

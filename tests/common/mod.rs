@@ -184,6 +184,14 @@ impl TestApp {
         )
     }
 
+    /// A socket for `user`, joined to `topic`.
+    pub async fn joined(&self, user: &User, topic: &str) -> PhxClient {
+        let c = self.connect(user).await;
+        let r = c.join(topic, json!({})).await.expect("join");
+        assert_eq!(r.status, cms_protocol::ReplyStatus::Ok, "{:?}", r.response);
+        c
+    }
+
     pub async fn connect(&self, user: &User) -> PhxClient {
         PhxClient::connect(&self.ws_url(&user.token))
             .await
@@ -236,4 +244,19 @@ pub async fn admin(app: &TestApp) -> User {
     .await
     .expect("admin created");
     app.login(&email).await
+}
+
+/// Sends `body` (also used as its client_msg_id) and returns the stored
+/// message from the ok reply.
+pub async fn send(c: &cms_loadtest::PhxClient, topic: &str, body: &str) -> Value {
+    let r = c
+        .push(
+            topic,
+            "message:send",
+            json!({ "client_msg_id": body, "body": body }),
+        )
+        .await
+        .expect("send");
+    assert_eq!(r.status, cms_protocol::ReplyStatus::Ok, "{:?}", r.response);
+    r.response["message"].clone()
 }
