@@ -2,7 +2,7 @@
 //!
 //! It owns who may hear `family:<id>` (the family's parents) or `tutor:<id>`
 //! (the tutor), loaded from the store, and fans pushes out to the sockets
-//! joined there. Scheduling pushes `calendar:changed` through it.
+//! joined there. Later issues push through it (e.g. `calendar:changed`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
