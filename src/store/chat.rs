@@ -186,17 +186,11 @@ impl ChatStore for Store {
         body: &str,
         at: DateTime<Utc>,
     ) -> Result<Appended, actor_store::StoreError> {
-        if let Some(m) = self
-            .message_by_client_id(conv, sender, cmid)
-            .await
-            .map_err(to_actor)?
-        {
-            return Ok(Appended::Duplicate(m));
-        }
         // One transaction: the conversation's counter and the message rise
         // together, so a seq is never skipped nor given twice, whichever
-        // process writes. The unique index catches a duplicate
-        // client_msg_id sent through another process at the same moment.
+        // process writes. A repeated client_msg_id is caught by its unique
+        // index (the transaction then changes nothing) and answered with the
+        // original, so the common path is a single round trip.
         let sql = format!(
             "BEGIN TRANSACTION;
              LET $c = type::record('conversation', $conv);
