@@ -171,8 +171,8 @@ impl Handler<Join> for ConversationActor {
     fn handle(&mut self, msg: Join, _ctx: &mut Self::Context) -> Self::Result {
         if self.retired {
             return AtomicResponse::new(Box::pin(fut::ready(Err(Reply::error(
-                reason::UNAVAILABLE,
-                "retired",
+                reason::RETIRED,
+                "the conversation actor is stopping",
             )))));
         }
         let info = self.info_future();

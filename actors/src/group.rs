@@ -90,7 +90,7 @@ impl Handler<Join> for GroupActor {
 
     fn handle(&mut self, msg: Join, _ctx: &mut Self::Context) -> Self::Result {
         if self.retired {
-            let r = Err(Reply::error(reason::UNAVAILABLE, "retired"));
+            let r = Err(Reply::error(reason::RETIRED, "the topic actor is stopping"));
             return AtomicResponse::new(Box::pin(fut::ready(r)));
         }
         let cached = self.members.clone();

@@ -280,16 +280,3 @@ impl Handler<CloseAll> for Registry {
         self.sockets.len()
     }
 }
-
-/// How many sockets are open (for health and tests).
-#[derive(Message)]
-#[rtype(result = "usize")]
-pub struct CountSockets;
-
-impl Handler<CountSockets> for Registry {
-    type Result = usize;
-
-    fn handle(&mut self, _: CountSockets, _ctx: &mut Self::Context) -> usize {
-        self.sockets.len()
-    }
-}

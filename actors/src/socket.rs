@@ -362,7 +362,7 @@ fn unavailable() -> Reply {
 }
 
 fn is_retired(r: &Reply) -> bool {
-    r.response.get("message").and_then(Value::as_str) == Some("retired")
+    r.response.get("reason").and_then(Value::as_str) == Some(reason::RETIRED)
 }
 
 fn leave_target(target: &Target, socket_id: SocketId) {

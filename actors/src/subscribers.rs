@@ -28,10 +28,6 @@ impl Subscribers {
         self.by_socket.is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.by_socket.len()
-    }
-
     /// Sends to every socket but `except`. A full or closed mailbox is not
     /// waited on: a slow socket must not hold up a conversation, and a
     /// socket that misses a push recovers it by rejoining with `since_seq`.

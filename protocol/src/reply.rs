@@ -54,4 +54,7 @@ pub mod reason {
     pub const UNKNOWN_EVENT: &str = "unknown_event";
     pub const UNAVAILABLE: &str = "unavailable";
     pub const INTERNAL: &str = "internal";
+    /// Between actors only: the topic actor is stopping; ask the registry
+    /// again. Never sent to a client.
+    pub const RETIRED: &str = "retired";
 }
