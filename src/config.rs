@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::Cli;
 
-const SECTIONS: &[&str] = &["database", "auth", "socket", "actors", "log"];
+const SECTIONS: &[&str] = &["database", "auth", "socket", "actors", "log", "scheduling"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -28,6 +28,7 @@ pub struct Config {
     pub socket: SocketSettings,
     pub actors: ActorSettings,
     pub log: LogConfig,
+    pub scheduling: SchedulingConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +89,40 @@ pub struct LogConfig {
     pub filter: String,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SchedulingConfig {
+    /// A parent cancelling with at least this much notice pays nothing and
+    /// gets a makeup credit; with less, the lesson is chargeable.
+    pub cancel_notice_hours: u32,
+    /// A makeup credit expires this many days after it is issued.
+    pub credit_valid_days: u32,
+    /// Most occurrences one series may have.
+    pub max_series_occurrences: u32,
+    /// Longest window a calendar or slot query may span.
+    pub max_query_days: u32,
+}
+
+impl Default for SchedulingConfig {
+    fn default() -> Self {
+        Self {
+            cancel_notice_hours: 24,
+            credit_valid_days: 90,
+            max_series_occurrences: 104,
+            max_query_days: 366,
+        }
+    }
+}
+
+impl SchedulingConfig {
+    pub fn policy(&self) -> crate::scheduling::policy::Policy {
+        crate::scheduling::policy::Policy {
+            notice: chrono::Duration::hours(i64::from(self.cancel_notice_hours)),
+            credit_valid: chrono::Duration::days(i64::from(self.credit_valid_days)),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -98,6 +133,7 @@ impl Default for Config {
             socket: SocketSettings::default(),
             actors: ActorSettings::default(),
             log: LogConfig::default(),
+            scheduling: SchedulingConfig::default(),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The CMS Education Platform real-time server: accounts, Phoenix-compatible
-//! channels and durable chat over SurrealDB.
+//! channels, durable chat and live scheduling over SurrealDB.
 
 pub mod admin;
 pub mod auth;
@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod routes;
+pub mod scheduling;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

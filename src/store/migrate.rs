@@ -12,10 +12,16 @@ pub struct Migration {
 
 /// Every file in `migrations/`, in order. A test checks this list against
 /// the directory.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    name: "0001_init.surql",
-    sql: include_str!("../../migrations/0001_init.surql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "0001_init.surql",
+        sql: include_str!("../../migrations/0001_init.surql"),
+    },
+    Migration {
+        name: "0002_scheduling.surql",
+        sql: include_str!("../../migrations/0002_scheduling.surql"),
+    },
+];
 
 impl Store {
     /// Applies the migrations not yet recorded, each in its own transaction
