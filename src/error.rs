@@ -22,6 +22,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A conflict with more to say: the extra object's fields are added to
+    /// the body (e.g. `clashes`).
+    #[error("{0}")]
+    ConflictWith(String, serde_json::Value),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the database is unavailable")]
@@ -36,7 +40,7 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
-            Self::Conflict(_) => "conflict",
+            Self::Conflict(_) | Self::ConflictWith(..) => "conflict",
             Self::Internal(_) => "internal",
             Self::Unavailable(_) => "unavailable",
         }
@@ -53,6 +57,12 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound("not found".into()),
             StoreError::Duplicate(_) => Self::Conflict("already exists".into()),
             StoreError::Invalid(m) => Self::Invalid(m),
+            StoreError::Refused { code, message } => match code.as_str() {
+                "not_found" => Self::NotFound(message),
+                "forbidden" => Self::Forbidden(message),
+                "invalid" => Self::Invalid(message),
+                _ => Self::Conflict(message),
+            },
             other => Self::Unavailable(Box::new(other)),
         }
     }
@@ -66,7 +76,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::ConflictWith(..) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -76,8 +86,15 @@ impl ResponseError for ApiError {
         if matches!(self, Self::Internal(_) | Self::Unavailable(_)) {
             tracing::error!(error = ?self, "request failed");
         }
-        HttpResponse::build(self.status_code())
-            .json(json!({ "error": self.code(), "message": self.to_string() }))
+        let mut body = json!({ "error": self.code(), "message": self.to_string() });
+        if let (Self::ConflictWith(_, serde_json::Value::Object(extra)), Some(map)) =
+            (self, body.as_object_mut())
+        {
+            for (k, v) in extra {
+                map.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        HttpResponse::build(self.status_code()).json(body)
     }
 }
 
@@ -94,4 +111,19 @@ pub fn json_error(
         other => ApiError::Malformed(other.to_string()),
     };
     api.into()
+}
+
+/// Query-string errors (unknown or malformed parameters) are 422s.
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::Invalid(err.to_string()).into()
+}
+
+pub fn path_error(
+    err: actix_web::error::PathError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::NotFound(err.to_string()).into()
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod lessons;
 pub mod routes;
 pub mod scheduling;
 pub mod startup;

@@ -16,7 +16,7 @@ use cms_actors::socket::SocketConfig;
 use cms_actors::{Clock, Registry, SystemClock};
 
 use crate::auth::TokenKeys;
-use crate::config::{Config, SocketSettings};
+use crate::config::{Config, SchedulingConfig, SocketSettings};
 use crate::store::{Store, StoreError};
 
 /// Shared by every request handler.
@@ -28,6 +28,7 @@ pub struct AppState {
     pub token_ttl: chrono::Duration,
     pub socket: SocketSettings,
     pub socket_config: SocketConfig,
+    pub scheduling: SchedulingConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +85,7 @@ impl Application {
                 },
             },
             socket: s.clone(),
+            scheduling: config.scheduling.clone(),
         });
         let bind_err = |source| StartupError::Bind {
             addr: config.listen.clone(),

@@ -15,3 +15,32 @@ impl Clock for SystemClock {
         Utc::now()
     }
 }
+
+/// A clock that stands still until told to move: tests and tools set it.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: std::sync::Mutex<DateTime<Utc>>,
+}
+
+impl ManualClock {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self {
+            now: std::sync::Mutex::new(now),
+        }
+    }
+
+    pub fn set(&self, t: DateTime<Utc>) {
+        *self.now.lock().unwrap_or_else(|p| p.into_inner()) = t;
+    }
+
+    pub fn advance(&self, d: chrono::Duration) {
+        let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
+        *now += d;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,8 +1,9 @@
-//! One actor per active family and per active tutor.
+//! One actor per active family, per active tutor, and one for the admins.
 //!
-//! It owns who may hear `family:<id>` (the family's parents) or `tutor:<id>`
-//! (the tutor), loaded from the store, and fans pushes out to the sockets
-//! joined there. Later issues push through it (e.g. `calendar:changed`).
+//! It owns who may hear `family:<id>` (the family's parents), `tutor:<id>`
+//! (the tutor) or `admin:monitor` (admins), loaded from the store, and fans
+//! pushes out to the sockets joined there: `calendar:changed` arrives
+//! through the registry's `Publish`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,13 +44,9 @@ impl GroupActor {
         registry: Addr<Registry>,
         idle_after: Duration,
     ) -> Self {
-        let prefix = match kind {
-            GroupKind::Family => "family",
-            GroupKind::Tutor => "tutor",
-        };
         Self {
             kind,
-            topic: format!("{prefix}:{id}").into(),
+            topic: format!("{}:{id}", kind.prefix()).into(),
             id,
             store,
             registry,

@@ -5,8 +5,9 @@
 //!   every live socket (so logout and shutdown can close them).
 //! - [`conversation::ConversationActor`]: one per active conversation; the only
 //!   writer of its messages, seq and presence.
-//! - [`group::GroupActor`]: one per active family and per active tutor; owns
-//!   who may hear that topic and fans pushes out to its sockets.
+//! - [`group::GroupActor`]: one per active family, per active tutor, and one
+//!   for admins (`admin:monitor`); owns who may hear that topic and fans
+//!   pushes (e.g. `calendar:changed`) out to its sockets.
 //!
 //! Topic actors are started under actix's `Supervisor`: a panic inside a
 //! handler is caught, the actor is restarted with its sockets kept and its
@@ -25,7 +26,7 @@ pub mod socket;
 pub mod store;
 pub mod subscribers;
 
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use identity::{Identity, Role};
 pub use registry::Registry;
 pub use store::{ChatStore, StoreError};

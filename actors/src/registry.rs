@@ -195,17 +195,34 @@ impl Handler<Idle> for Registry {
                     addr.do_send(Retire);
                 }
             }
-            "family" | "tutor" => {
-                let kind = if kind == "family" {
-                    GroupKind::Family
-                } else {
-                    GroupKind::Tutor
+            other => {
+                let Some(kind) = GroupKind::from_prefix(other) else {
+                    return;
                 };
                 if let Some(addr) = self.groups.remove(&(kind, id.to_owned())) {
                     addr.do_send(Retire);
                 }
             }
-            _ => {}
+        }
+    }
+}
+
+/// Pushes an event to a family, tutor or admin topic. Nobody listens to a
+/// topic without a live actor, so there is nothing to do then.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Publish {
+    pub kind: GroupKind,
+    pub id: String,
+    pub push: Push,
+}
+
+impl Handler<Publish> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Publish, _ctx: &mut Self::Context) {
+        if let Some(addr) = self.groups.get(&(msg.kind, msg.id)) {
+            addr.do_send(crate::group::Broadcast(msg.push));
         }
     }
 }

@@ -189,7 +189,18 @@ impl SocketSession {
         };
         let registry = self.registry.clone();
         let work: JoinFuture = match topic {
-            Topic::Phoenix | Topic::Session(_) | Topic::AdminMonitor => {
+            Topic::AdminMonitor => {
+                if me.role != Role::Admin {
+                    return err(Reply::error(reason::UNAUTHORIZED, "admins only"), ctx);
+                }
+                Box::pin(join_with_retry(
+                    registry,
+                    GetGroup(GroupKind::Admins, "monitor".to_owned()),
+                    join,
+                    Target::Group,
+                ))
+            }
+            Topic::Phoenix | Topic::Session(_) => {
                 return err(
                     Reply::error(reason::UNMATCHED_TOPIC, "this topic is not served yet"),
                     ctx,

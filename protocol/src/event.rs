@@ -22,3 +22,6 @@ pub const TYPING: &str = "typing";
 pub const MESSAGE_NEW: &str = "message:new";
 pub const MESSAGE_UPDATED: &str = "message:updated";
 pub const READ: &str = "read";
+
+// Calendars, server → client.
+pub const CALENDAR_CHANGED: &str = "calendar:changed";

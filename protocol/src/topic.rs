@@ -13,7 +13,7 @@ pub enum Topic {
     User(String),
     /// Reserved: the live lesson room.
     Session(String),
-    /// Reserved: the admins' live board.
+    /// The admins' live board: every calendar change, later live lessons.
     AdminMonitor,
 }
 

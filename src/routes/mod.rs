@@ -1,9 +1,16 @@
 //! HTTP routes: the REST API under /api/v1, the socket, health checks.
 
+mod admin_tutors;
 mod audit;
+mod bookings;
+mod calendar;
+mod calendar_feed;
+mod catalog;
 mod conversations;
+mod credits;
 mod family_parents;
 mod health;
+mod lessons;
 mod login;
 mod logout;
 mod me;
@@ -12,11 +19,14 @@ mod register;
 pub use register::{DEFAULT_TIMEZONE, check_account};
 mod socket;
 mod students;
+mod tutor_profile;
+mod tutors;
+mod window;
 
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 
-use crate::error::json_error;
+use crate::error::{json_error, path_error, query_error};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,6 +42,28 @@ use crate::error::json_error;
         conversations::create_conversation,
         conversations::list_conversations,
         audit::conversation_audit,
+        catalog::list_subjects,
+        catalog::create_subject,
+        catalog::update_subject,
+        catalog::list_templates,
+        catalog::create_template,
+        tutor_profile::get_profile,
+        tutor_profile::put_profile,
+        tutor_profile::put_availability,
+        tutors::search,
+        tutors::tutor,
+        tutors::slots,
+        admin_tutors::list,
+        admin_tutors::set_status,
+        bookings::create_booking,
+        lessons::get_lesson,
+        lessons::cancel,
+        lessons::reschedule,
+        lessons::add_students,
+        calendar::calendar,
+        calendar_feed::get_feed,
+        calendar_feed::rotate_feed,
+        credits::list_credits,
     ),
     components(schemas(
         register::RegisterRequest,
@@ -45,6 +77,36 @@ use crate::error::json_error;
         crate::store::ConversationRow,
         crate::store::ConversationSummary,
         crate::store::RevisionRow,
+        crate::store::SubjectRow,
+        crate::store::TemplateRow,
+        crate::store::TutorProfile,
+        crate::store::Teaching,
+        crate::store::CreditRow,
+        crate::scheduling::availability::Window,
+        crate::scheduling::availability::Override,
+        crate::scheduling::availability::OverrideKind,
+        crate::scheduling::recurrence::Freq,
+        catalog::NewSubject,
+        catalog::SubjectUpdate,
+        catalog::NewTemplate,
+        tutor_profile::SubjectRate,
+        tutor_profile::ProfileRequest,
+        tutor_profile::AvailabilityRequest,
+        tutors::TutorHit,
+        tutors::Slots,
+        tutors::Slot,
+        admin_tutors::StatusRequest,
+        crate::lessons::book::BookingRequest,
+        crate::lessons::book::Recurrence,
+        crate::lessons::book::BookingResponse,
+        crate::lessons::Clash,
+        crate::lessons::change::CancelRequest,
+        crate::lessons::change::Scope,
+        crate::lessons::change::CancelResponse,
+        crate::lessons::change::RescheduleRequest,
+        crate::lessons::change::RescheduleResponse,
+        crate::lessons::change::AddStudentsRequest,
+        calendar_feed::FeedLink,
         ErrorBody,
     )),
     modifiers(&BearerAuth)
@@ -83,9 +145,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .limit(64 * 1024)
             .error_handler(json_error),
     )
+    .app_data(web::QueryConfig::default().error_handler(query_error))
+    .app_data(web::PathConfig::default().error_handler(path_error))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/socket/websocket", web::get().to(socket::socket))
+    .route("/calendar/{file}", web::get().to(calendar_feed::feed))
     .service(
         web::scope("/api/v1")
             .route("/openapi.json", web::get().to(openapi_json))
@@ -110,7 +175,47 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/conversations/{id}/audit",
                 web::get().to(audit::conversation_audit),
-            ),
+            )
+            .route("/subjects", web::get().to(catalog::list_subjects))
+            .route("/templates", web::get().to(catalog::list_templates))
+            .route("/admin/subjects", web::post().to(catalog::create_subject))
+            .route(
+                "/admin/subjects/{id}",
+                web::put().to(catalog::update_subject),
+            )
+            .route("/admin/templates", web::post().to(catalog::create_template))
+            .route("/admin/tutors", web::get().to(admin_tutors::list))
+            .route(
+                "/admin/tutors/{id}/status",
+                web::put().to(admin_tutors::set_status),
+            )
+            .route("/tutor/profile", web::get().to(tutor_profile::get_profile))
+            .route("/tutor/profile", web::put().to(tutor_profile::put_profile))
+            .route(
+                "/tutor/availability",
+                web::put().to(tutor_profile::put_availability),
+            )
+            .route("/tutors", web::get().to(tutors::search))
+            .route("/tutors/{id}", web::get().to(tutors::tutor))
+            .route("/tutors/{id}/slots", web::get().to(tutors::slots))
+            .route("/bookings", web::post().to(bookings::create_booking))
+            .route("/lessons/{id}", web::get().to(lessons::get_lesson))
+            .route("/lessons/{id}/cancel", web::post().to(lessons::cancel))
+            .route(
+                "/lessons/{id}/reschedule",
+                web::post().to(lessons::reschedule),
+            )
+            .route(
+                "/lessons/{id}/students",
+                web::post().to(lessons::add_students),
+            )
+            .route("/calendar", web::get().to(calendar::calendar))
+            .route("/me/calendar-feed", web::get().to(calendar_feed::get_feed))
+            .route(
+                "/me/calendar-feed/rotate",
+                web::post().to(calendar_feed::rotate_feed),
+            )
+            .route("/credits", web::get().to(credits::list_credits)),
     )
     .default_service(web::to(|| async {
         Err::<HttpResponse, _>(crate::error::ApiError::NotFound("no such route".into()))

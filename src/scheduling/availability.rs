@@ -167,7 +167,7 @@ pub fn check_range(start: u16, end: u16) -> Result<(), String> {
             "a window's start must be before its end, within the day (0–1440 minutes)".into(),
         );
     }
-    if start % 15 != 0 || end % 15 != 0 {
+    if !start.is_multiple_of(15) || !end.is_multiple_of(15) {
         return Err("windows start and end on a quarter hour".into());
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! docs/scheduling.md explains them for people.
 
 pub mod availability;
+pub mod ical;
 pub mod policy;
 pub mod recurrence;
 pub mod time;

@@ -149,6 +149,10 @@ impl ChatStore for Store {
                  WHERE id = type::record('user', $id) AND role = 'tutor'",
                 0,
             ),
+            GroupKind::Admins => (
+                "SELECT VALUE record::id(id) FROM user WHERE role = 'admin'",
+                0,
+            ),
         };
         let v = self
             .value(sql, json!({ "id": id }), idx)

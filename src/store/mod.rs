@@ -4,11 +4,16 @@
 //! `mem://` (tests), or `ws://host:port` (a SurrealDB server). Rows come back
 //! as JSON values and are read into serde types in each module here.
 
+pub mod catalog;
 mod chat;
 pub mod conversations;
+mod credits;
+mod feeds;
+pub mod lessons;
 mod migrate;
 mod sessions;
 mod students;
+pub mod tutors;
 mod users;
 
 use std::time::Duration;
@@ -18,10 +23,13 @@ use serde_json::Value;
 use surrealdb::Surreal;
 use surrealdb::engine::any::Any;
 
+pub use catalog::{SubjectRow, TemplateRow};
 pub use conversations::{ConversationRow, ConversationSummary, RevisionRow};
+pub use credits::CreditRow;
 pub use migrate::{MIGRATIONS, Migration};
 pub use sessions::SessionUser;
 pub use students::StudentRow;
+pub use tutors::{Teaching, TutorProfile};
 pub use users::{NewUser, UserRow};
 
 use crate::config::DatabaseConfig;
@@ -45,6 +53,10 @@ pub enum StoreError {
     Duplicate(String),
     #[error("refused by the schema: {0}")]
     Invalid(String),
+    /// A rule checked inside a transaction refused the change (THROW
+    /// "<code>: <message>"); nothing was written.
+    #[error("{message}")]
+    Refused { code: String, message: String },
     #[error("write conflict: {0}")]
     Conflict(String),
     #[error("database error: {0}")]
@@ -61,6 +73,13 @@ impl From<surrealdb::Error> for StoreError {
 
 /// Sorts a database message into what callers act on.
 fn classify(msg: String) -> StoreError {
+    if let Some((_, thrown)) = msg.split_once("An error occurred: ") {
+        let (code, message) = thrown.split_once(": ").unwrap_or(("conflict", thrown));
+        return StoreError::Refused {
+            code: code.to_owned(),
+            message: message.to_owned(),
+        };
+    }
     let lower = msg.to_lowercase();
     if lower.contains("already contains") || lower.contains("already exists") {
         StoreError::Duplicate(msg)

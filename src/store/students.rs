@@ -42,6 +42,14 @@ impl Store {
         self.rows(&sql, json!({ "family": family_id }), 0).await
     }
 
+    /// The students with these ids that exist.
+    pub async fn students_by_ids(&self, ids: &[String]) -> Result<Vec<StudentRow>, StoreError> {
+        let sql = format!(
+            "SELECT {STUDENT_FIELDS} FROM array::map($ids, |$i| type::record('student', $i)) WHERE id != NONE"
+        );
+        self.rows(&sql, json!({ "ids": ids }), 0).await
+    }
+
     pub async fn student(&self, id: &str) -> Result<StudentRow, StoreError> {
         let sql = format!("SELECT {STUDENT_FIELDS} FROM ONLY type::record('student', $id)");
         self.row(&sql, json!({ "id": id }), 0).await

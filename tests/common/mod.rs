@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod process;
+pub mod sched;
 
 use std::time::Duration;
 
@@ -46,7 +47,25 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: Config) -> TestApp {
-    let app = Application::build(config).await.expect("server builds");
+    spawn_app_on(config, std::sync::Arc::new(cms_actors::SystemClock)).await
+}
+
+/// A server whose clock stands at `now` until the test moves it. Tokens
+/// live for a year so moving the clock does not log anyone out.
+pub async fn spawn_app_at(now: &str) -> (TestApp, std::sync::Arc<cms_actors::ManualClock>) {
+    let now = chrono::DateTime::parse_from_rfc3339(now)
+        .expect("rfc3339")
+        .with_timezone(&chrono::Utc);
+    let clock = std::sync::Arc::new(cms_actors::ManualClock::new(now));
+    let mut config = test_config();
+    config.auth.token_ttl_secs = 366 * 24 * 3600;
+    (spawn_app_on(config, clock.clone()).await, clock)
+}
+
+pub async fn spawn_app_on(config: Config, clock: std::sync::Arc<dyn cms_actors::Clock>) -> TestApp {
+    let app = Application::build_with_clock(config, clock)
+        .await
+        .expect("server builds");
     let port = app.port();
     let handle = app.handle();
     let store = app.store();
@@ -102,6 +121,7 @@ impl TestApp {
         let mut req = match method {
             "GET" => self.http.get(url),
             "POST" => self.http.post(url),
+            "PUT" => self.http.put(url),
             other => panic!("method {other}"),
         };
         if let Some(t) = token {
@@ -121,6 +141,10 @@ impl TestApp {
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
         self.request("POST", path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        self.request("PUT", path, token, Some(body)).await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {

@@ -1,0 +1,345 @@
+//! `POST /api/v1/bookings`: one-off, recurring and group bookings.
+
+use chrono::{DateTime, Duration, Utc};
+use cms_actors::Role;
+use cms_protocol::calendar::{Change, Occurrence};
+use serde::{Deserialize, Serialize};
+
+use super::clash::{Clash, Planned, cells, clashes};
+use super::{PLAN_ATTEMPTS, push};
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::scheduling::recurrence::{self, Freq};
+use crate::scheduling::time::{self, StartSpec};
+use crate::startup::AppState;
+use crate::store::lessons::{NewLessons, NewOccurrence, NewSeries};
+use crate::store::{StoreError, TutorProfile, new_key};
+
+/// Students in one group lesson at most.
+pub const MAX_GROUP: usize = 4;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recurrence {
+    pub freq: Freq,
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Last date (YYYY-MM-DD, local, inclusive).
+    #[serde(default)]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookingRequest {
+    pub tutor_id: String,
+    pub student_ids: Vec<String>,
+    pub subject: String,
+    pub level: String,
+    /// Wall clock in `timezone` (`2027-03-22T16:00`), or RFC 3339.
+    pub start: String,
+    /// IANA zone the lesson (and a series) keeps, e.g. Europe/London.
+    pub timezone: String,
+    /// Defaults to the template's, else 60.
+    #[serde(default)]
+    pub duration_min: Option<u32>,
+    #[serde(default)]
+    pub template_id: Option<String>,
+    #[serde(default)]
+    pub recurrence: Option<Recurrence>,
+    /// Book the occurrences that are free and report the others.
+    #[serde(default)]
+    pub skip_conflicts: bool,
+    /// Pay with the family's makeup credits (one per student).
+    #[serde(default)]
+    pub use_credit: bool,
+    /// A group lesson even with one student (others may join it).
+    #[serde(default)]
+    pub group: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BookingResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series_id: Option<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub occurrences: Vec<Occurrence>,
+    /// Occurrences left out by `skip_conflicts`, with what was in the way.
+    pub skipped: Vec<Clash>,
+}
+
+/// The lesson's length, checked against the grid.
+pub fn check_duration(d: u32) -> Result<Duration, ApiError> {
+    if !(15..=240).contains(&d) || !d.is_multiple_of(15) {
+        return Err(ApiError::Invalid(
+            "duration_min must be a multiple of 15 between 15 and 240".into(),
+        ));
+    }
+    Ok(Duration::minutes(i64::from(d)))
+}
+
+/// A wall-clock start in a zone, checked: it exists, is on the grid and is
+/// in the future.
+pub fn planned_start(
+    tz: chrono_tz::Tz,
+    local: chrono::NaiveDateTime,
+    duration: Duration,
+    now: DateTime<Utc>,
+) -> Result<Planned, ApiError> {
+    let start = time::resolve(tz, local).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    if !time::on_grid(start) {
+        return Err(ApiError::Invalid(time::TimeError::OffGrid.to_string()));
+    }
+    if start <= now {
+        return Err(ApiError::Invalid(format!(
+            "{} is in the past",
+            time::fmt_local(local)
+        )));
+    }
+    Ok(Planned {
+        start,
+        end: start + duration,
+        local_start: time::fmt_local(local),
+    })
+}
+
+/// Price per student in pence: the template's, else the hourly rate for
+/// the lesson's length, rounded to the nearest penny.
+pub fn price(rate_per_hour: i64, duration_min: u32) -> i64 {
+    (rate_per_hour * i64::from(duration_min) + 30) / 60
+}
+
+pub async fn book(
+    state: &AppState,
+    user: &AuthUser,
+    req: BookingRequest,
+) -> Result<BookingResponse, ApiError> {
+    let now = state.clock.now();
+    let cfg = &state.scheduling;
+    if user.role == Role::Tutor {
+        return Err(ApiError::Forbidden(
+            "parents book for their children; admins for anyone".into(),
+        ));
+    }
+    // Students: 1 to 4, distinct, existing, the parent's own.
+    let mut student_ids = req.student_ids.clone();
+    student_ids.sort();
+    student_ids.dedup();
+    if student_ids.is_empty() || student_ids.len() != req.student_ids.len() {
+        return Err(ApiError::Invalid(
+            "student_ids must list one or more distinct students".into(),
+        ));
+    }
+    if student_ids.len() > MAX_GROUP {
+        return Err(ApiError::Conflict(format!(
+            "a group lesson has at most {MAX_GROUP} students"
+        )));
+    }
+    let students = state.store.students_by_ids(&student_ids).await?;
+    if students.len() != student_ids.len() {
+        return Err(ApiError::NotFound("no such student".into()));
+    }
+    if user.role == Role::Parent {
+        let family = user.parent_family()?;
+        if students.iter().any(|s| s.family_id != family) {
+            return Err(ApiError::Forbidden(
+                "a parent books for their own children".into(),
+            ));
+        }
+    }
+    let mut families: Vec<String> = students.iter().map(|s| s.family_id.clone()).collect();
+    families.sort();
+    families.dedup();
+
+    let tz = time::zone(&req.timezone).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let first_local =
+        match time::parse_start(&req.start).map_err(|e| ApiError::Invalid(e.to_string()))? {
+            StartSpec::Local(l) => l,
+            StartSpec::Instant(t) => time::local(tz, t),
+        };
+    let subject = match state.store.find_subject(&req.subject, &req.level).await {
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::Invalid(format!(
+                "{} {} is not in the subject catalogue",
+                req.level, req.subject
+            )));
+        }
+        other => other?,
+    };
+    let tutor = tutor_for_booking(state, &req.tutor_id).await?;
+    let teaching = tutor.teaching(&subject.id).ok_or_else(|| {
+        ApiError::Invalid(format!(
+            "this tutor does not teach {} {}",
+            subject.level, subject.name
+        ))
+    })?;
+    let template = match &req.template_id {
+        Some(id) => Some(match state.store.template(id).await {
+            Err(StoreError::NotFound) => return Err(ApiError::Invalid("no such template".into())),
+            other => other?,
+        }),
+        None => None,
+    };
+    let duration_min = req
+        .duration_min
+        .or(template.as_ref().map(|t| t.duration_min))
+        .unwrap_or(60);
+    let duration = check_duration(duration_min)?;
+    let group = req.group || student_ids.len() > 1;
+    let price_pence = match &template {
+        Some(t) => t.price_pence,
+        None if group => price(teaching.group_rate_pence, duration_min),
+        None => price(teaching.rate_pence, duration_min),
+    };
+
+    // Every occurrence, at its wall-clock time in the zone.
+    let locals = match &req.recurrence {
+        None => vec![first_local],
+        Some(r) => {
+            let until = r
+                .until
+                .as_deref()
+                .map(time::parse_date)
+                .transpose()
+                .map_err(|e| ApiError::Invalid(e.to_string()))?;
+            recurrence::expand(
+                first_local,
+                r.freq,
+                r.count,
+                until,
+                cfg.max_series_occurrences,
+            )
+            .map_err(|e| ApiError::Invalid(e.to_string()))?
+        }
+    };
+    let planned = locals
+        .into_iter()
+        .map(|l| planned_start(tz, l, duration, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    if req.use_credit && planned.len() > 1 {
+        return Err(ApiError::Invalid(
+            "a makeup credit pays for one lesson: book the makeup on its own".into(),
+        ));
+    }
+    let credit_family = if req.use_credit {
+        match families.as_slice() {
+            [one] => Some(one.clone()),
+            _ => {
+                return Err(ApiError::Invalid(
+                    "makeup credits pay for one family's children".into(),
+                ));
+            }
+        }
+    } else {
+        None
+    };
+
+    let buffer = Duration::minutes(i64::from(tutor.buffer_min));
+    let availability = tutor
+        .availability()
+        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let series = req.recurrence.as_ref().map(|r| NewSeries {
+        id: new_key(),
+        freq: r.freq.as_str().to_owned(),
+        local_start: time::fmt_local(first_local),
+    });
+    for _ in 0..PLAN_ATTEMPTS {
+        // What is in the way now.
+        let (Some(first), Some(last)) = (planned.first(), planned.last()) else {
+            return Err(ApiError::Invalid("nothing to book".into()));
+        };
+        let near = state
+            .store
+            .lessons_near(&tutor.id, &student_ids, first.start, last.end)
+            .await?;
+        let mut free = Vec::new();
+        let mut skipped = Vec::new();
+        for p in &planned {
+            let mut c = clashes(p, &tutor.id, buffer, &student_ids, &near, None);
+            // Parents book inside the tutor's availability; admins may
+            // arrange lessons outside it.
+            if user.role == Role::Parent && !availability.contains(p.start, p.end) {
+                c.push(p.clash("outside_availability", None));
+            }
+            if c.is_empty() {
+                free.push(p);
+            } else {
+                skipped.extend(c);
+            }
+        }
+        if !skipped.is_empty() && (!req.skip_conflicts || free.is_empty()) {
+            return Err(ApiError::ConflictWith(
+                format!(
+                    "{} of the requested occurrences cannot be booked",
+                    planned.len() - free.len()
+                ),
+                serde_json::json!({ "clashes": skipped }),
+            ));
+        }
+        let lessons: Vec<NewOccurrence> = free
+            .iter()
+            .map(|p| NewOccurrence {
+                id: new_key(),
+                starts_at: crate::store::ts(p.start),
+                ends_at: crate::store::ts(p.end),
+                local_start: p.local_start.clone(),
+                cells: cells(p, &tutor.id, buffer, &student_ids),
+            })
+            .collect();
+        let ids: Vec<String> = lessons.iter().map(|l| l.id.clone()).collect();
+        let new = NewLessons {
+            tutor: tutor.id.clone(),
+            students: student_ids.clone(),
+            families: families.clone(),
+            kind: if group { "group" } else { "one_to_one" }.into(),
+            subject: subject.id.clone(),
+            template: template.as_ref().map(|t| t.id.clone()),
+            timezone: tz.name().to_owned(),
+            duration_min,
+            buffer_min: tutor.buffer_min,
+            price_pence,
+            booked_by: user.user_id.clone(),
+            series: series.clone(),
+            rescheduled_from: None,
+            carry_credits: Vec::new(),
+            credit_family: credit_family.clone(),
+            lessons,
+        };
+        let credit_count = if req.use_credit { student_ids.len() } else { 0 };
+        match state
+            .store
+            .apply_lessons(&[], Some(&new), credit_count, now)
+            .await
+        {
+            // A lesson landed in the way since we looked: look again.
+            Err(StoreError::Duplicate(_)) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(()) => {}
+        }
+        let occurrences = state.store.occurrences(&ids).await?;
+        push::calendar_changed(state, &occurrences, Change::Booked, &[]);
+        return Ok(BookingResponse {
+            series_id: series.map(|s| s.id),
+            occurrences,
+            skipped,
+        });
+    }
+    Err(ApiError::Conflict(
+        "the slot was taken while booking; try again".into(),
+    ))
+}
+
+/// The tutor's profile, if they can be booked.
+pub async fn tutor_for_booking(state: &AppState, tutor_id: &str) -> Result<TutorProfile, ApiError> {
+    let tutor = match state.store.tutor_profile(tutor_id).await {
+        Err(StoreError::NotFound) => return Err(ApiError::NotFound("no such tutor".into())),
+        other => other?,
+    };
+    if tutor.status != "approved" {
+        return Err(ApiError::Conflict(format!(
+            "this tutor is not taking bookings ({})",
+            tutor.status
+        )));
+    }
+    Ok(tutor)
+}

@@ -1,0 +1,453 @@
+//! Changing booked lessons: cancel (one occurrence or the rest of a
+//! series), reschedule (cancel + book, both or neither), add students to a
+//! group lesson.
+
+use chrono::Duration;
+use cms_actors::Role;
+use cms_protocol::calendar::{Change, Occurrence};
+use serde::{Deserialize, Serialize};
+
+use super::book::{MAX_GROUP, check_duration, planned_start, tutor_for_booking};
+use super::clash::{Planned, cells, clashes};
+use super::{PLAN_ATTEMPTS, may_see, not_found, push};
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::scheduling::policy::Canceller;
+use crate::scheduling::time::{self, StartSpec};
+use crate::startup::AppState;
+use crate::store::lessons::{
+    LessonChange, LessonState, NewCancellation, NewCredit, NewLessons, NewOccurrence,
+};
+use crate::store::{StoreError, new_key, ts};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// This occurrence only.
+    #[default]
+    Occurrence,
+    /// This occurrence and every later one of its series.
+    Following,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    pub reason: String,
+    #[serde(default)]
+    pub scope: Scope,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CancelResponse {
+    #[schema(value_type = Vec<Object>)]
+    pub occurrences: Vec<Occurrence>,
+    /// Makeup credits issued to families.
+    pub credits_issued: usize,
+    /// Whether any of it is a late, chargeable cancellation.
+    pub chargeable: bool,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleRequest {
+    pub start: String,
+    /// Defaults to the lesson's zone.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub duration_min: Option<u32>,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RescheduleResponse {
+    /// The original, now `rescheduled`.
+    #[schema(value_type = Object)]
+    pub previous: Occurrence,
+    #[schema(value_type = Object)]
+    pub occurrence: Occurrence,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddStudentsRequest {
+    pub student_ids: Vec<String>,
+}
+
+fn canceller(role: Role) -> Canceller {
+    match role {
+        Role::Parent => Canceller::Parent,
+        Role::Tutor => Canceller::Tutor,
+        Role::Admin => Canceller::Admin,
+    }
+}
+
+fn check_reason(reason: &str) -> Result<(), ApiError> {
+    if reason.trim().is_empty() || reason.chars().count() > 1000 {
+        return Err(ApiError::Invalid(
+            "reason must be 1 to 1000 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A lesson the caller may change: visible to them, booked, not started.
+async fn changeable(state: &AppState, user: &AuthUser, id: &str) -> Result<LessonState, ApiError> {
+    let l = match state.store.lesson_state(id).await {
+        Err(StoreError::NotFound) => return Err(not_found()),
+        other => other?,
+    };
+    if !may_see(user, &l) {
+        return Err(not_found());
+    }
+    if l.status != "booked" {
+        return Err(ApiError::Conflict(format!(
+            "this lesson is already {}",
+            l.status
+        )));
+    }
+    if l.starts_at <= state.clock.now() {
+        return Err(ApiError::Conflict("this lesson has already started".into()));
+    }
+    Ok(l)
+}
+
+pub async fn cancel(
+    state: &AppState,
+    user: &AuthUser,
+    id: &str,
+    req: &CancelRequest,
+) -> Result<CancelResponse, ApiError> {
+    check_reason(&req.reason)?;
+    let who = canceller(user.role);
+    let policy = state.scheduling.policy();
+    for _ in 0..PLAN_ATTEMPTS {
+        let now = state.clock.now();
+        let first = changeable(state, user, id).await?;
+        let lessons = match (req.scope, &first.series_id) {
+            (Scope::Occurrence, _) => vec![first.clone()],
+            (Scope::Following, Some(series)) => {
+                state.store.series_from(series, first.starts_at).await?
+            }
+            (Scope::Following, None) => {
+                return Err(ApiError::Invalid(
+                    "this lesson is not part of a series".into(),
+                ));
+            }
+        };
+        let ending_series = req.scope == Scope::Following;
+        let mut changes = Vec::new();
+        let mut credits_issued = 0;
+        let mut chargeable = false;
+        let mut whole = true;
+        for l in &lessons {
+            if !may_see(user, l) {
+                continue;
+            }
+            // A parent cancels their own children's seats; the lesson goes
+            // only when nobody else is left in it.
+            let leaving: Vec<_> = l
+                .seats
+                .iter()
+                .filter(|s| {
+                    who != Canceller::Parent
+                        || user.family_id.as_deref() == Some(s.family_id.as_str())
+                })
+                .cloned()
+                .collect();
+            let outcome = policy.outcome(who, l.starts_at, now, ending_series);
+            let mut c = LessonChange::of(l);
+            if leaving.len() == l.seats.len() {
+                c.status = "cancelled".into();
+                c.free_all = true;
+            } else {
+                whole = false;
+                c.students.retain(|s| !leaving.iter().any(|x| &x.id == s));
+                c.families = {
+                    let mut f: Vec<String> = l
+                        .seats
+                        .iter()
+                        .filter(|s| c.students.contains(&s.id))
+                        .map(|s| s.family_id.clone())
+                        .collect();
+                    f.sort();
+                    f.dedup();
+                    f
+                };
+                c.free_owners = leaving.iter().map(|s| format!("s:{}", s.id)).collect();
+            }
+            c.cancellation = Some(NewCancellation {
+                students: leaving.iter().map(|s| s.id.clone()).collect(),
+                by: user.user_id.clone(),
+                role: who.as_str().into(),
+                reason: req.reason.trim().into(),
+                notice_secs: (l.starts_at - now).num_seconds(),
+                chargeable: outcome.chargeable,
+            });
+            if outcome.credit {
+                let expires = ts(now + policy.credit_valid);
+                c.credits = leaving
+                    .iter()
+                    .map(|s| NewCredit {
+                        family: s.family_id.clone(),
+                        student: s.id.clone(),
+                        reason: format!("{} cancelled", who.as_str()),
+                        expires_at: expires.clone(),
+                    })
+                    .collect();
+            }
+            credits_issued += c.credits.len();
+            chargeable |= outcome.chargeable;
+            changes.push(c);
+        }
+        match state.store.apply_lessons(&changes, None, 0, now).await {
+            Err(StoreError::Refused { code, .. }) if code == "stale" => continue,
+            Err(e) => return Err(e.into()),
+            Ok(()) => {}
+        }
+        let ids: Vec<String> = changes.iter().map(|c| c.id.clone()).collect();
+        let occurrences = state.store.occurrences(&ids).await?;
+        let before: Vec<String> = lessons.iter().flat_map(LessonState::family_ids).collect();
+        let change = if whole {
+            Change::Cancelled
+        } else {
+            Change::Updated
+        };
+        push::calendar_changed(state, &occurrences, change, &before);
+        return Ok(CancelResponse {
+            occurrences,
+            credits_issued,
+            chargeable,
+        });
+    }
+    Err(busy())
+}
+
+fn busy() -> ApiError {
+    ApiError::Conflict("the lesson kept changing; try again".into())
+}
+
+pub async fn reschedule(
+    state: &AppState,
+    user: &AuthUser,
+    id: &str,
+    req: &RescheduleRequest,
+) -> Result<RescheduleResponse, ApiError> {
+    check_reason(&req.reason)?;
+    let policy = state.scheduling.policy();
+    for _ in 0..PLAN_ATTEMPTS {
+        let now = state.clock.now();
+        let l = changeable(state, user, id).await?;
+        if user.role == Role::Parent {
+            let family = user.parent_family()?;
+            if l.seats.iter().any(|s| s.family_id != family) {
+                return Err(ApiError::Forbidden(
+                    "a lesson shared with another family is moved by the tutor or an admin".into(),
+                ));
+            }
+            if l.starts_at - now < policy.notice {
+                return Err(ApiError::Conflict(format!(
+                    "lessons are moved at least {} hours ahead; cancel instead",
+                    policy.notice.num_hours()
+                )));
+            }
+        }
+        let tz_name = req.timezone.clone().unwrap_or_else(|| l.timezone.clone());
+        let tz = time::zone(&tz_name).map_err(|e| ApiError::Invalid(e.to_string()))?;
+        let local =
+            match time::parse_start(&req.start).map_err(|e| ApiError::Invalid(e.to_string()))? {
+                StartSpec::Local(x) => x,
+                StartSpec::Instant(t) => time::local(tz, t),
+            };
+        let duration_min = req.duration_min.unwrap_or(l.duration_min);
+        let p: Planned = planned_start(tz, local, check_duration(duration_min)?, now)?;
+        let tutor = tutor_for_booking(state, &l.tutor_id).await?;
+        let buffer = Duration::minutes(i64::from(tutor.buffer_min));
+        let students = l.student_ids();
+        let near = state
+            .store
+            .lessons_near(&l.tutor_id, &students, p.start, p.end)
+            .await?;
+        let mut found = clashes(&p, &l.tutor_id, buffer, &students, &near, Some(&l.id));
+        if user.role == Role::Parent {
+            let avail = tutor
+                .availability()
+                .map_err(|e| ApiError::Invalid(e.to_string()))?;
+            if !avail.contains(p.start, p.end) {
+                found.push(p.clash("outside_availability", None));
+            }
+        }
+        if !found.is_empty() {
+            return Err(clash_error(found));
+        }
+        let new_id = new_key();
+        let mut old = LessonChange::of(&l);
+        old.status = "rescheduled".into();
+        old.rescheduled_to = Some(new_id.clone());
+        old.free_all = true;
+        old.cancellation = Some(NewCancellation {
+            students: students.clone(),
+            by: user.user_id.clone(),
+            role: canceller(user.role).as_str().into(),
+            reason: format!("moved: {}", req.reason.trim()),
+            notice_secs: (l.starts_at - now).num_seconds(),
+            chargeable: false,
+        });
+        let new = NewLessons {
+            tutor: l.tutor_id.clone(),
+            students: students.clone(),
+            families: l.family_ids(),
+            kind: l.kind.clone(),
+            subject: l.subject_id.clone(),
+            template: l.template_id.clone(),
+            timezone: tz.name().to_owned(),
+            duration_min,
+            buffer_min: tutor.buffer_min,
+            price_pence: l.price_pence,
+            booked_by: user.user_id.clone(),
+            series: None,
+            rescheduled_from: Some(l.id.clone()),
+            carry_credits: l.credit_ids.clone(),
+            credit_family: None,
+            lessons: vec![NewOccurrence {
+                id: new_id.clone(),
+                starts_at: ts(p.start),
+                ends_at: ts(p.end),
+                local_start: p.local_start.clone(),
+                cells: cells(&p, &l.tutor_id, buffer, &students),
+            }],
+        };
+        match state.store.apply_lessons(&[old], Some(&new), 0, now).await {
+            Err(StoreError::Refused { code, .. }) if code == "stale" => continue,
+            // Taken meanwhile: plan again, which names the clash.
+            Err(StoreError::Duplicate(_)) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(()) => {}
+        }
+        // The new lesson stays in its series.
+        let occurrences = state.store.occurrences(&[l.id.clone(), new_id]).await?;
+        push::calendar_changed(state, &occurrences, Change::Rescheduled, &[]);
+        let mut it = occurrences.into_iter();
+        let (Some(a), Some(b)) = (it.next(), it.next()) else {
+            return Err(not_found());
+        };
+        let (previous, occurrence) = if a.id == l.id { (a, b) } else { (b, a) };
+        return Ok(RescheduleResponse {
+            previous,
+            occurrence,
+        });
+    }
+    Err(busy())
+}
+
+fn clash_error(found: Vec<super::Clash>) -> ApiError {
+    ApiError::ConflictWith(
+        "the new time is not free".into(),
+        serde_json::json!({ "clashes": found }),
+    )
+}
+
+pub async fn add_students(
+    state: &AppState,
+    user: &AuthUser,
+    id: &str,
+    req: &AddStudentsRequest,
+) -> Result<Occurrence, ApiError> {
+    if user.role == Role::Tutor {
+        return Err(ApiError::Forbidden(
+            "parents and admins add students".into(),
+        ));
+    }
+    let mut ids = req.student_ids.clone();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() || ids.len() != req.student_ids.len() {
+        return Err(ApiError::Invalid(
+            "student_ids must list distinct students".into(),
+        ));
+    }
+    let students = state.store.students_by_ids(&ids).await?;
+    if students.len() != ids.len() {
+        return Err(ApiError::NotFound("no such student".into()));
+    }
+    if user.role == Role::Parent {
+        let family = user.parent_family()?;
+        if students.iter().any(|s| s.family_id != family) {
+            return Err(ApiError::Forbidden(
+                "a parent adds their own children".into(),
+            ));
+        }
+    }
+    for _ in 0..PLAN_ATTEMPTS {
+        let now = state.clock.now();
+        // Peers from another family may join a group lesson they cannot see yet.
+        let l = match state.store.lesson_state(id).await {
+            Err(StoreError::NotFound) => return Err(not_found()),
+            other => other?,
+        };
+        if l.status != "booked" || l.starts_at <= now {
+            return Err(ApiError::Conflict(
+                "this lesson is not open for changes".into(),
+            ));
+        }
+        if l.kind != "group" {
+            return Err(ApiError::Conflict(
+                "this is a one-to-one lesson, not a group".into(),
+            ));
+        }
+        if ids.iter().any(|s| l.seats.iter().any(|x| &x.id == s)) {
+            return Err(ApiError::Conflict("already in this lesson".into()));
+        }
+        if l.seats.len() + ids.len() > MAX_GROUP {
+            return Err(ApiError::Conflict(format!(
+                "a group lesson has at most {MAX_GROUP} students; it has {}",
+                l.seats.len()
+            )));
+        }
+        let p = Planned {
+            start: l.starts_at,
+            end: l.ends_at,
+            local_start: l.local_start.clone(),
+        };
+        let near = state
+            .store
+            .lessons_near(&l.tutor_id, &ids, p.start, p.end)
+            .await?;
+        // Only the new students' time matters: the tutor is already held.
+        let found: Vec<_> = clashes(&p, "", Duration::zero(), &ids, &near, Some(&l.id));
+        if !found.is_empty() {
+            return Err(clash_error(found));
+        }
+        let mut c = LessonChange::of(&l);
+        c.students.extend(ids.iter().cloned());
+        c.families
+            .extend(students.iter().map(|s| s.family_id.clone()));
+        c.families.sort();
+        c.families.dedup();
+        c.add_cells = cells(&p, &l.tutor_id, Duration::zero(), &ids)
+            .into_iter()
+            .filter(|(owner, _)| owner.starts_with("s:"))
+            .collect();
+        match state.store.apply_lessons(&[c], None, 0, now).await {
+            Err(StoreError::Refused { code, .. }) if code == "stale" => continue,
+            Err(StoreError::Duplicate(_)) => continue,
+            Err(StoreError::Invalid(_)) => {
+                return Err(ApiError::Conflict(format!(
+                    "a group lesson has at most {MAX_GROUP} students"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+            Ok(()) => {}
+        }
+        let occurrence = state.store.occurrence(&l.id).await?;
+        push::calendar_changed(
+            state,
+            std::slice::from_ref(&occurrence),
+            Change::Updated,
+            &[],
+        );
+        return Ok(occurrence);
+    }
+    Err(busy())
+}

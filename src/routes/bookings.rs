@@ -1,0 +1,23 @@
+//! `POST /api/v1/bookings`: see `lessons::book`.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::lessons::book::{self, BookingRequest, BookingResponse};
+use crate::startup::AppState;
+
+/// Books a lesson or a series for one to four students. 409 names what is
+/// in the way (`clashes`); with `skip_conflicts` the free occurrences are
+/// booked and the rest reported under `skipped`.
+#[utoipa::path(post, path = "/api/v1/bookings", request_body = BookingRequest,
+    responses((status = 201, body = BookingResponse), (status = 409, body = super::ErrorBody),
+              (status = 422, body = super::ErrorBody)), security(("bearer" = [])))]
+pub async fn create_booking(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<BookingRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let res = book::book(&state, &user, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(res))
+}

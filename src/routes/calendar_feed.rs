@@ -1,0 +1,128 @@
+//! The secret iCalendar feed: `GET /calendar/<token>.ics` (no login: the
+//! token is the secret, for Google, Apple or Outlook to poll), and
+//! `GET /api/v1/me/calendar-feed` / `POST …/rotate` to get or replace it.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Duration, Utc};
+use cms_actors::Role;
+use serde::Serialize;
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::scheduling::ical::{FeedEvent, render};
+use crate::startup::AppState;
+use crate::store::StoreError;
+use crate::store::lessons::CalendarScope;
+
+/// How far back and ahead the feed reaches.
+const FEED_PAST_DAYS: i64 = 60;
+const FEED_AHEAD_DAYS: i64 = 366;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FeedLink {
+    /// Path of the feed on this server; anyone holding it can read it.
+    pub path: String,
+    /// The same, absolute, as the request reached the server.
+    pub url: String,
+}
+
+fn link(req: &HttpRequest, token: &str) -> FeedLink {
+    let path = format!("/calendar/{token}.ics");
+    let info = req.connection_info();
+    FeedLink {
+        url: format!("{}://{}{path}", info.scheme(), info.host()),
+        path,
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/me/calendar-feed", responses((status = 200, body = FeedLink)), security(("bearer" = [])))]
+pub async fn get_feed(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let token = state
+        .store
+        .feed_token(&user.user_id, state.clock.now())
+        .await?;
+    Ok(HttpResponse::Ok().json(link(&req, &token)))
+}
+
+/// A new secret URL; the old one stops working at once.
+#[utoipa::path(post, path = "/api/v1/me/calendar-feed/rotate", responses((status = 200, body = FeedLink)), security(("bearer" = [])))]
+pub async fn rotate_feed(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let token = state
+        .store
+        .rotate_feed_token(&user.user_id, state.clock.now())
+        .await?;
+    Ok(HttpResponse::Ok().json(link(&req, &token)))
+}
+
+pub async fn feed(
+    state: web::Data<AppState>,
+    file: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let unknown = || ApiError::NotFound("no such calendar".into());
+    let token = file.strip_suffix(".ics").ok_or_else(unknown)?;
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(unknown());
+    }
+    let user_id = match state.store.feed_user(token).await {
+        Err(StoreError::NotFound) => return Err(unknown()),
+        other => other?,
+    };
+    let user = state.store.user(&user_id).await?;
+    let now = state.clock.now();
+    let (from, to) = (
+        now - Duration::days(FEED_PAST_DAYS),
+        now + Duration::days(FEED_AHEAD_DAYS),
+    );
+    let scope = match (Role::parse(&user.role), &user.family_id) {
+        (Some(Role::Parent), Some(f)) => CalendarScope::Family {
+            family_id: f,
+            student_id: None,
+        },
+        (Some(Role::Tutor), _) => CalendarScope::Tutor(&user.id),
+        (Some(Role::Admin), _) => CalendarScope::All {
+            tutor_id: None,
+            family_id: None,
+        },
+        _ => return Err(unknown()),
+    };
+    let lessons = state.store.calendar(scope, from, to).await?;
+    let events: Vec<FeedEvent> = lessons
+        .into_iter()
+        .filter_map(|o| {
+            let start: DateTime<Utc> = o.start.parse().ok()?;
+            let end: DateTime<Utc> = o.end.parse().ok()?;
+            let students: Vec<&str> = o.students.iter().map(|s| s.name.as_str()).collect();
+            Some(FeedEvent {
+                uid: o.id.clone(),
+                summary: format!("{} {} with {}", o.level, o.subject, o.tutor.name),
+                description: format!(
+                    "{} {} lesson for {} with {} ({} min).",
+                    o.level,
+                    o.subject,
+                    students.join(", "),
+                    o.tutor.name,
+                    o.duration_min
+                ),
+                start,
+                end,
+                tz: o.timezone.parse().unwrap_or(chrono_tz::UTC),
+                confirmed: o.status == "booked",
+                sequence: o.version,
+                updated: now,
+            })
+        })
+        .collect();
+    let body = render(&format!("{} — lessons", user.name), &events);
+    Ok(HttpResponse::Ok()
+        .content_type("text/calendar; charset=utf-8")
+        .insert_header(("Cache-Control", "private, max-age=300"))
+        .body(body))
+}

@@ -1,0 +1,136 @@
+//! The subject catalogue and session templates: `GET /api/v1/subjects`,
+//! `GET /api/v1/templates` for everyone; creating and retiring under
+//! `/api/v1/admin/`.
+
+use actix_web::{HttpResponse, web};
+use cms_actors::Role;
+use serde::Deserialize;
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::StoreError;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubject {
+    pub name: String,
+    pub level: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectUpdate {
+    /// false retires it: no new bookings or tutor listings; history stays.
+    pub active: bool,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTemplate {
+    /// e.g. "GCSE Maths 60 min".
+    pub name: String,
+    pub duration_min: u32,
+    /// Per student.
+    pub price_pence: i64,
+}
+
+fn text(field: &str, v: &str, max: usize) -> Result<(), ApiError> {
+    let n = v.trim().chars().count();
+    if n == 0 || n > max {
+        return Err(ApiError::Invalid(format!(
+            "{field} must be 1 to {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+#[utoipa::path(get, path = "/api/v1/subjects", responses((status = 200, body = Vec<crate::store::SubjectRow>)), security(("bearer" = [])))]
+pub async fn list_subjects(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let all = user.role == Role::Admin;
+    Ok(HttpResponse::Ok().json(state.store.subjects(all).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/subjects", request_body = NewSubject,
+    responses((status = 201, body = crate::store::SubjectRow), (status = 409, body = super::ErrorBody)), security(("bearer" = [])))]
+pub async fn create_subject(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<NewSubject>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Admin)?;
+    text("name", &body.name, 100)?;
+    text("level", &body.level, 100)?;
+    let row = match state
+        .store
+        .create_subject(&body.name, &body.level, state.clock.now())
+        .await
+    {
+        Err(StoreError::Duplicate(_)) => {
+            return Err(ApiError::Conflict(
+                "that subject and level exist already".into(),
+            ));
+        }
+        other => other?,
+    };
+    Ok(HttpResponse::Created().json(row))
+}
+
+#[utoipa::path(put, path = "/api/v1/admin/subjects/{id}", request_body = SubjectUpdate,
+    responses((status = 200, body = crate::store::SubjectRow)), security(("bearer" = [])))]
+pub async fn update_subject(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: web::Json<SubjectUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Admin)?;
+    let rows = state.store.set_subject_active(&id, body.active).await;
+    Ok(HttpResponse::Ok().json(rows?))
+}
+
+#[utoipa::path(get, path = "/api/v1/templates", responses((status = 200, body = Vec<crate::store::TemplateRow>)), security(("bearer" = [])))]
+pub async fn list_templates(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.store.templates().await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/templates", request_body = NewTemplate,
+    responses((status = 201, body = crate::store::TemplateRow)), security(("bearer" = [])))]
+pub async fn create_template(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<NewTemplate>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Admin)?;
+    text("name", &body.name, 100)?;
+    crate::lessons::book::check_duration(body.duration_min)?;
+    if !(0..=1_000_000).contains(&body.price_pence) {
+        return Err(ApiError::Invalid(
+            "price_pence must be 0 to 1,000,000".into(),
+        ));
+    }
+    let row = match state
+        .store
+        .create_template(
+            &body.name,
+            body.duration_min,
+            body.price_pence,
+            state.clock.now(),
+        )
+        .await
+    {
+        Err(StoreError::Duplicate(_)) => {
+            return Err(ApiError::Conflict(
+                "a template with that name exists".into(),
+            ));
+        }
+        other => other?,
+    };
+    Ok(HttpResponse::Created().json(row))
+}

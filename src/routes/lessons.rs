@@ -1,0 +1,67 @@
+//! One lesson: `GET /api/v1/lessons/{id}`, and `POST …/cancel`,
+//! `…/reschedule`, `…/students` (see `lessons::change`).
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::lessons::change::{
+    self, AddStudentsRequest, CancelRequest, CancelResponse, RescheduleRequest, RescheduleResponse,
+};
+use crate::lessons::{may_see_occurrence, not_found};
+use crate::startup::AppState;
+use crate::store::StoreError;
+
+#[utoipa::path(get, path = "/api/v1/lessons/{id}", responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub async fn get_lesson(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let o = match state.store.occurrence(&id).await {
+        Err(StoreError::NotFound) => return Err(not_found()),
+        other => other?,
+    };
+    if !may_see_occurrence(&user, &o) {
+        return Err(not_found());
+    }
+    Ok(HttpResponse::Ok().json(o))
+}
+
+/// Cancels one occurrence or the rest of its series, under the
+/// cancellation policy (see docs/scheduling.md).
+#[utoipa::path(post, path = "/api/v1/lessons/{id}/cancel", request_body = CancelRequest,
+    responses((status = 200, body = CancelResponse), (status = 409, body = super::ErrorBody)), security(("bearer" = [])))]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: web::Json<CancelRequest>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(change::cancel(&state, &user, &id, &body).await?))
+}
+
+/// Moves a lesson: the original is marked rescheduled and a new one booked,
+/// both or neither.
+#[utoipa::path(post, path = "/api/v1/lessons/{id}/reschedule", request_body = RescheduleRequest,
+    responses((status = 200, body = RescheduleResponse), (status = 409, body = super::ErrorBody)), security(("bearer" = [])))]
+pub async fn reschedule(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: web::Json<RescheduleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(change::reschedule(&state, &user, &id, &body).await?))
+}
+
+/// Adds students to a group lesson (at most four in all).
+#[utoipa::path(post, path = "/api/v1/lessons/{id}/students", request_body = AddStudentsRequest,
+    responses((status = 200, body = Object), (status = 409, body = super::ErrorBody)), security(("bearer" = [])))]
+pub async fn add_students(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: web::Json<AddStudentsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(change::add_students(&state, &user, &id, &body).await?))
+}

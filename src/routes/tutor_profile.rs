@@ -1,0 +1,159 @@
+//! A tutor's own profile and availability: `GET/PUT /api/v1/tutor/profile`,
+//! `PUT /api/v1/tutor/availability`.
+
+use actix_web::{HttpResponse, web};
+use cms_actors::Role;
+use serde::Deserialize;
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::scheduling::availability::{Override, OverrideKind, Window, check_range};
+use crate::scheduling::time;
+use crate::startup::AppState;
+use crate::store::StoreError;
+use crate::store::tutors::ProfileUpdate;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectRate {
+    pub subject: String,
+    pub level: String,
+    /// Per hour, one-to-one, in pence.
+    pub rate_pence: i64,
+    /// Per student per hour in a group lesson; defaults to the rate.
+    #[serde(default)]
+    pub group_rate_pence: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileRequest {
+    pub bio: String,
+    /// IANA zone the availability is written in.
+    pub timezone: String,
+    /// Minutes kept free after each lesson (multiple of 15, up to 120).
+    #[serde(default)]
+    pub buffer_min: u32,
+    pub subjects: Vec<SubjectRate>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityRequest {
+    pub weekly: Vec<Window>,
+    #[serde(default)]
+    pub overrides: Vec<Override>,
+}
+
+#[utoipa::path(get, path = "/api/v1/tutor/profile", responses((status = 200, body = crate::store::TutorProfile)), security(("bearer" = [])))]
+pub async fn get_profile(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Tutor)?;
+    match state.store.tutor_profile(&user.user_id).await {
+        Err(StoreError::NotFound) => Err(ApiError::NotFound("no profile yet: PUT one".into())),
+        other => Ok(HttpResponse::Ok().json(other?)),
+    }
+}
+
+#[utoipa::path(put, path = "/api/v1/tutor/profile", request_body = ProfileRequest,
+    responses((status = 200, body = crate::store::TutorProfile), (status = 422, body = super::ErrorBody)), security(("bearer" = [])))]
+pub async fn put_profile(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<ProfileRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Tutor)?;
+    time::zone(&body.timezone).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    if body.bio.chars().count() > 4000 {
+        return Err(ApiError::Invalid("bio is at most 4000 characters".into()));
+    }
+    if body.buffer_min > 120 || !body.buffer_min.is_multiple_of(15) {
+        return Err(ApiError::Invalid(
+            "buffer_min is a multiple of 15 up to 120".into(),
+        ));
+    }
+    let mut subjects = Vec::new();
+    for s in &body.subjects {
+        let subject = match state.store.find_subject(&s.subject, &s.level).await {
+            Err(StoreError::NotFound) => {
+                return Err(ApiError::Invalid(format!(
+                    "{} {} is not in the subject catalogue",
+                    s.level, s.subject
+                )));
+            }
+            other => other?,
+        };
+        let group = s.group_rate_pence.unwrap_or(s.rate_pence);
+        if !(1..=100_000).contains(&s.rate_pence) || !(1..=100_000).contains(&group) {
+            return Err(ApiError::Invalid(
+                "rates are 1 to 100,000 pence an hour".into(),
+            ));
+        }
+        if subjects.iter().any(|(id, _, _)| id == &subject.id) {
+            return Err(ApiError::Invalid(format!(
+                "{} {} is listed twice",
+                s.level, s.subject
+            )));
+        }
+        subjects.push((subject.id, s.rate_pence, group));
+    }
+    let update = ProfileUpdate {
+        bio: &body.bio,
+        timezone: &body.timezone,
+        buffer_min: body.buffer_min,
+        subjects,
+    };
+    let profile = state
+        .store
+        .put_tutor_profile(&user.user_id, update, state.clock.now())
+        .await?;
+    Ok(HttpResponse::Ok().json(profile))
+}
+
+#[utoipa::path(put, path = "/api/v1/tutor/availability", request_body = AvailabilityRequest,
+    responses((status = 200, body = crate::store::TutorProfile), (status = 422, body = super::ErrorBody)), security(("bearer" = [])))]
+pub async fn put_availability(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<AvailabilityRequest>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Tutor)?;
+    for w in &body.weekly {
+        if !(1..=7).contains(&w.day) {
+            return Err(ApiError::Invalid("day is 1 (Monday) to 7 (Sunday)".into()));
+        }
+        check_range(w.start, w.end).map_err(ApiError::Invalid)?;
+    }
+    for o in &body.overrides {
+        time::parse_date(&o.date).map_err(|e| ApiError::Invalid(e.to_string()))?;
+        match (o.kind, o.start, o.end) {
+            (OverrideKind::Off, None, None) => {}
+            (OverrideKind::Off, _, _) => {
+                return Err(ApiError::Invalid("a day off has no start or end".into()));
+            }
+            (OverrideKind::Extra, Some(s), Some(e)) => {
+                check_range(s, e).map_err(ApiError::Invalid)?
+            }
+            (OverrideKind::Extra, _, _) => {
+                return Err(ApiError::Invalid(
+                    "an extra window needs start and end".into(),
+                ));
+            }
+        }
+    }
+    match state
+        .store
+        .put_availability(
+            &user.user_id,
+            &body.weekly,
+            &body.overrides,
+            state.clock.now(),
+        )
+        .await
+    {
+        Err(StoreError::NotFound) => Err(ApiError::NotFound("create your profile first".into())),
+        other => Ok(HttpResponse::Ok().json(other?)),
+    }
+}

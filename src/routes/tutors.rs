@@ -1,0 +1,204 @@
+//! Finding tutors: `GET /api/v1/tutors?subject=&level=&from=&to=` (approved
+//! tutors teaching a subject-level with their next free slots),
+//! `GET /api/v1/tutors/{id}` and `GET /api/v1/tutors/{id}/slots`.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Duration, Utc};
+use cms_actors::Role;
+use serde::{Deserialize, Serialize};
+
+use super::window::window;
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::lessons::book::check_duration;
+use crate::scheduling::availability::{Held, SlotQuery, free_slots};
+use crate::startup::AppState;
+use crate::store::{StoreError, TutorProfile, ts};
+
+/// Slots listed per tutor in a search.
+const SEARCH_SLOTS: usize = 5;
+/// Slots listed at most by the slots endpoint.
+const MAX_SLOTS: usize = 2000;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    pub subject: String,
+    pub level: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Length of the lesson sought; 60 by default.
+    pub duration_min: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SlotsQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub duration_min: Option<u32>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TutorHit {
+    pub id: String,
+    pub name: String,
+    pub bio: String,
+    pub timezone: String,
+    pub rate_pence: i64,
+    pub group_rate_pence: i64,
+    /// The first free start times in the window (UTC).
+    pub next_slots: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Slots {
+    pub tutor_id: String,
+    pub duration_min: u32,
+    /// Bookable start times (UTC), each with its wall clock in the tutor's zone.
+    pub slots: Vec<Slot>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Slot {
+    pub start: String,
+    pub local_start: String,
+}
+
+fn slots_for(
+    tutor: &TutorProfile,
+    held: &[Held],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+    duration: Duration,
+    limit: usize,
+) -> Result<Vec<DateTime<Utc>>, ApiError> {
+    let avail = tutor
+        .availability()
+        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let q = SlotQuery {
+        from,
+        to,
+        now,
+        duration,
+        buffer: Duration::minutes(i64::from(tutor.buffer_min)),
+        limit,
+    };
+    Ok(free_slots(&avail, held, &q))
+}
+
+#[utoipa::path(get, path = "/api/v1/tutors", params(SearchQuery),
+    responses((status = 200, body = Vec<TutorHit>)), security(("bearer" = [])))]
+pub async fn search(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+    q: web::Query<SearchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let (from, to) = window(
+        q.from.as_deref(),
+        q.to.as_deref(),
+        now,
+        14,
+        state.scheduling.max_query_days,
+    )?;
+    let duration = check_duration(q.duration_min.unwrap_or(60))?;
+    let subject = match state.store.find_subject(&q.subject, &q.level).await {
+        Err(StoreError::NotFound) => return Ok(HttpResponse::Ok().json(Vec::<TutorHit>::new())),
+        other => other?,
+    };
+    let tutors = state.store.approved_tutors_teaching(&subject.id).await?;
+    let ids: Vec<String> = tutors.iter().map(|t| t.id.clone()).collect();
+    let held = state.store.tutors_held(&ids, from, to).await?;
+    let mut hits = Vec::new();
+    for t in &tutors {
+        let Some(teaching) = t.teaching(&subject.id) else {
+            continue;
+        };
+        let mine: Vec<Held> = held
+            .iter()
+            .filter(|(id, _)| id == &t.id)
+            .map(|(_, h)| *h)
+            .collect();
+        let next = slots_for(t, &mine, from, to, now, duration, SEARCH_SLOTS)?;
+        hits.push(TutorHit {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            bio: t.bio.clone(),
+            timezone: t.timezone.clone(),
+            rate_pence: teaching.rate_pence,
+            group_rate_pence: teaching.group_rate_pence,
+            next_slots: next.into_iter().map(ts).collect(),
+        });
+    }
+    Ok(HttpResponse::Ok().json(hits))
+}
+
+/// Approved tutors are public to signed-in users; others only to
+/// themselves and admins.
+async fn visible_profile(
+    state: &AppState,
+    user: &AuthUser,
+    id: &str,
+) -> Result<TutorProfile, ApiError> {
+    let t = match state.store.tutor_profile(id).await {
+        Err(StoreError::NotFound) => return Err(ApiError::NotFound("no such tutor".into())),
+        other => other?,
+    };
+    if t.status != "approved" && user.role != Role::Admin && user.user_id != t.id {
+        return Err(ApiError::NotFound("no such tutor".into()));
+    }
+    Ok(t)
+}
+
+#[utoipa::path(get, path = "/api/v1/tutors/{id}", responses((status = 200, body = crate::store::TutorProfile)), security(("bearer" = [])))]
+pub async fn tutor(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(visible_profile(&state, &user, &id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/tutors/{id}/slots", params(SlotsQuery),
+    responses((status = 200, body = Slots)), security(("bearer" = [])))]
+pub async fn slots(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    q: web::Query<SlotsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let (from, to) = window(
+        q.from.as_deref(),
+        q.to.as_deref(),
+        now,
+        14,
+        state.scheduling.max_query_days,
+    )?;
+    let duration_min = q.duration_min.unwrap_or(60);
+    let duration = check_duration(duration_min)?;
+    let t = visible_profile(&state, &user, &id).await?;
+    let held: Vec<Held> = state
+        .store
+        .tutors_held(std::slice::from_ref(&t.id), from, to)
+        .await?
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect();
+    let tz =
+        crate::scheduling::time::zone(&t.timezone).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let slots = slots_for(&t, &held, from, to, now, duration, MAX_SLOTS)?
+        .into_iter()
+        .map(|s| Slot {
+            start: ts(s),
+            local_start: crate::scheduling::time::fmt_local(crate::scheduling::time::local(tz, s)),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(Slots {
+        tutor_id: t.id,
+        duration_min,
+        slots,
+    }))
+}

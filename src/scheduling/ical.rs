@@ -1,0 +1,300 @@
+//! The iCalendar (RFC 5545) feed a parent or tutor subscribes to from
+//! Google, Apple or Outlook. Lessons are written in their own zone
+//! (`DTSTART;TZID=Europe/London:20270322T160000`) with a VTIMEZONE for each
+//! zone used, so calendar apps keep a series at its wall-clock time across
+//! clock changes.
+//!
+//! Events come from the `icalendar` crate (escaping, folding, CRLF). It has
+//! no VTIMEZONE type, so those are written here from the zone's actual
+//! transitions, which chrono-tz only exposes by asking for offsets: we scan
+//! day by day and bisect to the second where the offset changes.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono_tz::{OffsetComponents, Tz};
+use icalendar::{Calendar, CalendarDateTime, Component, Event, EventLike, EventStatus};
+
+pub struct FeedEvent {
+    /// The occurrence id; the UID is `<uid>@cms-education`.
+    pub uid: String,
+    pub summary: String,
+    pub description: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// The zone the lesson was booked in.
+    pub tz: Tz,
+    /// false for a cancelled or moved occurrence (STATUS:CANCELLED).
+    pub confirmed: bool,
+    /// Raised by every change, so apps take the newer copy.
+    pub sequence: u32,
+    pub updated: DateTime<Utc>,
+}
+
+pub fn render(calendar_name: &str, events: &[FeedEvent]) -> String {
+    let mut cal = Calendar::new();
+    cal.name(calendar_name)
+        .append_property(("PRODID", "-//CMS Education Platform//Lessons//EN"))
+        .append_property(("CALSCALE", "GREGORIAN"))
+        .append_property(("METHOD", "PUBLISH"));
+    // Zone → the span of instants its events cover.
+    let mut zones: BTreeMap<&'static str, (Tz, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    for e in events {
+        let span = zones.entry(e.tz.name()).or_insert((e.tz, e.start, e.end));
+        span.1 = span.1.min(e.start);
+        span.2 = span.2.max(e.end);
+        let local = |t: DateTime<Utc>| CalendarDateTime::WithTimezone {
+            date_time: t.with_timezone(&e.tz).naive_local(),
+            tzid: e.tz.name().to_owned(),
+        };
+        cal.push(
+            Event::new()
+                .uid(&format!("{}@cms-education", e.uid))
+                .summary(&e.summary)
+                .description(&e.description)
+                .starts(local(e.start))
+                .ends(local(e.end))
+                .status(if e.confirmed {
+                    EventStatus::Confirmed
+                } else {
+                    EventStatus::Cancelled
+                })
+                .sequence(e.sequence)
+                .timestamp(e.updated)
+                .last_modified(e.updated)
+                .done(),
+        );
+    }
+    let text = cal.to_string();
+    let timezones: String = zones
+        .values()
+        .map(|(tz, from, to)| {
+            vtimezone(*tz, *from - Duration::days(366), *to + Duration::days(366))
+        })
+        .collect();
+    // Zones go before the events that name them.
+    let at = text
+        .find("BEGIN:VEVENT")
+        .or_else(|| text.find("END:VCALENDAR"))
+        .unwrap_or(text.len());
+    format!("{}{timezones}{}", &text[..at], &text[at..])
+}
+
+/// ±HHMM.
+fn offset_text(secs: i32) -> String {
+    let sign = if secs < 0 { '-' } else { '+' };
+    let m = secs.abs() / 60;
+    format!("{sign}{:02}{:02}", m / 60, m % 60)
+}
+
+fn utc_offset(tz: Tz, t: DateTime<Utc>) -> i32 {
+    tz.offset_from_utc_datetime(&t.naive_utc())
+        .fix()
+        .local_minus_utc()
+}
+
+/// The instants in `[from, to]` where the zone's offset changes.
+fn transitions(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let mut out = Vec::new();
+    let mut t = from;
+    while t < to {
+        let next = (t + Duration::days(1)).min(to);
+        if utc_offset(tz, t) != utc_offset(tz, next) {
+            // Bisect to the first second with the new offset.
+            let (mut lo, mut hi) = (t, next);
+            while hi - lo > Duration::seconds(1) {
+                let mid = lo + (hi - lo) / 2;
+                if utc_offset(tz, mid) == utc_offset(tz, lo) {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            out.push(hi);
+        }
+        t = next;
+    }
+    out
+}
+
+fn vtimezone(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    let mut s = format!("BEGIN:VTIMEZONE\r\nTZID:{}\r\n", tz.name());
+    let changes = transitions(tz, from, to);
+    let observance = |kind: &str, start: NaiveDateTime, before: i32, after: i32, name: String| {
+        format!(
+            "BEGIN:{kind}\r\nDTSTART:{}\r\nTZOFFSETFROM:{}\r\nTZOFFSETTO:{}\r\nTZNAME:{name}\r\nEND:{kind}\r\n",
+            start.format("%Y%m%dT%H%M%S"),
+            offset_text(before),
+            offset_text(after),
+        )
+    };
+    if changes.is_empty() {
+        let off = utc_offset(tz, from);
+        let name = tz.offset_from_utc_datetime(&from.naive_utc()).to_string();
+        let epoch = DateTime::<Utc>::UNIX_EPOCH.naive_utc();
+        s.push_str(&observance("STANDARD", epoch, off, off, name));
+    }
+    for at in changes {
+        let before = utc_offset(tz, at - Duration::seconds(1));
+        let after_offset = tz.offset_from_utc_datetime(&at.naive_utc());
+        let after = after_offset.fix().local_minus_utc();
+        let kind = if after_offset.dst_offset().is_zero() {
+            "STANDARD"
+        } else {
+            "DAYLIGHT"
+        };
+        // An observance starts at its local time in the offset before it.
+        let start = at.naive_utc() + Duration::seconds(i64::from(before));
+        s.push_str(&observance(
+            kind,
+            start,
+            before,
+            after,
+            after_offset.to_string(),
+        ));
+    }
+    s.push_str("END:VTIMEZONE\r\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ical::parser::ical::component::IcalCalendar;
+
+    fn event(uid: &str, start: &str, tz: Tz, confirmed: bool) -> FeedEvent {
+        let start: DateTime<Utc> = start.parse().unwrap();
+        FeedEvent {
+            uid: uid.into(),
+            summary: "GCSE Maths with Tom".into(),
+            description: "Bring: ruler, compass; notes\nand calculator".into(),
+            start,
+            end: start + Duration::hours(1),
+            tz,
+            confirmed,
+            sequence: 2,
+            updated: start - Duration::days(3),
+        }
+    }
+
+    fn parse(text: &str) -> IcalCalendar {
+        let mut p = ical::IcalParser::new(std::io::BufReader::new(text.as_bytes()));
+        p.next().unwrap().unwrap()
+    }
+
+    fn prop<'a>(props: &'a [ical::property::Property], name: &str) -> &'a ical::property::Property {
+        props.iter().find(|p| p.name == name).unwrap()
+    }
+
+    #[test]
+    fn london_lessons_carry_their_zone_and_its_transitions() {
+        let text = render(
+            "Pat's lessons",
+            &[
+                event("a", "2027-03-22T16:00:00Z", chrono_tz::Europe::London, true),
+                event(
+                    "b",
+                    "2027-03-29T15:00:00Z",
+                    chrono_tz::Europe::London,
+                    false,
+                ),
+            ],
+        );
+        let cal = parse(&text);
+        assert_eq!(cal.events.len(), 2);
+        let a = &cal.events[0].properties;
+        let start = prop(a, "DTSTART");
+        assert_eq!(start.value.as_deref(), Some("20270322T160000"));
+        let params = start.params.as_ref().unwrap();
+        assert!(
+            params
+                .iter()
+                .any(|(k, v)| k == "TZID" && v == &vec!["Europe/London".to_owned()])
+        );
+        assert_eq!(prop(a, "UID").value.as_deref(), Some("a@cms-education"));
+        let b = &cal.events[1].properties;
+        assert_eq!(prop(b, "DTSTART").value.as_deref(), Some("20270329T160000"));
+        assert_eq!(prop(b, "STATUS").value.as_deref(), Some("CANCELLED"));
+        assert_eq!(
+            prop(a, "DESCRIPTION").value.as_deref(),
+            Some("Bring: ruler\\, compass\\; notes\\nand calculator"),
+            "escaped per RFC 5545"
+        );
+
+        assert_eq!(cal.timezones.len(), 1);
+        let tz = &cal.timezones[0];
+        assert_eq!(
+            prop(&tz.properties, "TZID").value.as_deref(),
+            Some("Europe/London")
+        );
+        let find = |kind: &str, start: &str| {
+            tz.transitions.iter().any(|t| {
+                let kind_ok = format!("{:?}", t.transition).to_uppercase().contains(kind);
+                kind_ok && prop(&t.properties, "DTSTART").value.as_deref() == Some(start)
+            })
+        };
+        assert!(find("DAYLIGHT", "20270328T010000"), "{text}");
+        assert!(find("STANDARD", "20271031T020000"), "{text}");
+        let summer = tz
+            .transitions
+            .iter()
+            .find(|t| prop(&t.properties, "DTSTART").value.as_deref() == Some("20270328T010000"))
+            .unwrap();
+        assert_eq!(
+            prop(&summer.properties, "TZOFFSETFROM").value.as_deref(),
+            Some("+0000")
+        );
+        assert_eq!(
+            prop(&summer.properties, "TZOFFSETTO").value.as_deref(),
+            Some("+0100")
+        );
+        assert_eq!(
+            prop(&summer.properties, "TZNAME").value.as_deref(),
+            Some("BST")
+        );
+    }
+
+    #[test]
+    fn each_zone_gets_one_vtimezone_and_fixed_zones_a_single_standard() {
+        let text = render(
+            "x",
+            &[
+                event("a", "2027-05-01T10:00:00Z", chrono_tz::Europe::London, true),
+                event(
+                    "b",
+                    "2027-05-01T14:00:00Z",
+                    chrono_tz::America::New_York,
+                    true,
+                ),
+                event("c", "2027-05-01T01:00:00Z", chrono_tz::Asia::Tokyo, true),
+            ],
+        );
+        let cal = parse(&text);
+        assert_eq!(cal.timezones.len(), 3);
+        let tokyo = cal
+            .timezones
+            .iter()
+            .find(|z| prop(&z.properties, "TZID").value.as_deref() == Some("Asia/Tokyo"))
+            .unwrap();
+        assert_eq!(tokyo.transitions.len(), 1);
+        assert_eq!(
+            prop(&tokyo.transitions[0].properties, "TZOFFSETTO")
+                .value
+                .as_deref(),
+            Some("+0900")
+        );
+    }
+
+    #[test]
+    fn lines_are_crlf_and_folded() {
+        let mut e = event("a", "2027-05-01T10:00:00Z", chrono_tz::Europe::London, true);
+        e.description = "A long description. ".repeat(20);
+        let text = render("x", &[e]);
+        assert!(text.ends_with("\r\n"));
+        for line in text.split("\r\n") {
+            assert!(!line.contains('\n'), "bare LF in {line:?}");
+            assert!(line.len() <= 75, "{} octets: {line}", line.len());
+        }
+        assert_eq!(parse(&render("empty", &[])).events.len(), 0);
+    }
+}

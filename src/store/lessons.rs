@@ -1,0 +1,399 @@
+//! Lesson occurrences: booking, cancelling, moving and changing seats, each
+//! in one transaction. The transaction creates a `busy` record for every
+//! 15-minute cell the tutor and each student are held; a cell already held
+//! makes the whole transaction fail, so no two lessons ever overlap for a
+//! tutor or a student, whichever process or node wrote them. Changes to an
+//! existing lesson carry the `version` they were planned against and are
+//! refused if it moved on.
+
+use chrono::{DateTime, Utc};
+use cms_protocol::calendar::Occurrence;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Store, StoreError, ts};
+
+/// What calendars show; see `cms_protocol::calendar::Occurrence`.
+pub(super) const OCCURRENCE_FIELDS: &str = "record::id(id) AS id, \
+     IF series THEN record::id(series) ELSE NONE END AS series_id, status, kind, \
+     { id: record::id(tutor), name: tutor.name } AS tutor, \
+     (SELECT record::id(id) AS id, name, record::id(family) AS family_id FROM $parent.students) AS students, \
+     subject.name AS subject, subject.level AS level, \
+     starts_at AS start, ends_at AS `end`, timezone, local_start, duration_min, price_pence, \
+     IF template THEN record::id(template) ELSE NONE END AS template_id, \
+     array::map(credits, |$c| record::id($c)) AS credit_ids, \
+     IF rescheduled_from THEN record::id(rescheduled_from) ELSE NONE END AS rescheduled_from, \
+     IF rescheduled_to THEN record::id(rescheduled_to) ELSE NONE END AS rescheduled_to, \
+     (SELECT array::map(students, |$s| record::id($s)) AS student_ids, role AS by_role, reason, \
+        <string>at AS at, notice_secs, chargeable FROM cancellation \
+        WHERE lesson = $parent.id ORDER BY at) AS cancellations, \
+     version";
+
+const STATE_FIELDS: &str = "record::id(id) AS id, record::id(tutor) AS tutor_id, \
+     (SELECT record::id(id) AS id, record::id(family) AS family_id FROM $parent.students) AS seats, \
+     status, kind, starts_at, ends_at, buffer_min, duration_min, timezone, local_start, \
+     price_pence, version, record::id(subject) AS subject_id, \
+     IF series THEN record::id(series) ELSE NONE END AS series_id, \
+     IF template THEN record::id(template) ELSE NONE END AS template_id, \
+     array::map(credits, |$c| record::id($c)) AS credit_ids";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Seat {
+    pub id: String,
+    pub family_id: String,
+}
+
+/// A lesson as the scheduling code plans against it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LessonState {
+    pub id: String,
+    pub tutor_id: String,
+    pub seats: Vec<Seat>,
+    pub status: String,
+    pub kind: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub buffer_min: i64,
+    pub duration_min: u32,
+    pub timezone: String,
+    pub local_start: String,
+    pub price_pence: i64,
+    pub version: u32,
+    pub subject_id: String,
+    #[serde(default)]
+    pub series_id: Option<String>,
+    #[serde(default)]
+    pub template_id: Option<String>,
+    #[serde(default)]
+    pub credit_ids: Vec<String>,
+}
+
+impl LessonState {
+    pub fn student_ids(&self) -> Vec<String> {
+        self.seats.iter().map(|s| s.id.clone()).collect()
+    }
+
+    pub fn family_ids(&self) -> Vec<String> {
+        let mut f: Vec<String> = self.seats.iter().map(|s| s.family_id.clone()).collect();
+        f.sort();
+        f.dedup();
+        f
+    }
+}
+
+/// A held cell: `["t:<tutor>" | "s:<student>", cell]`.
+pub type Cell = (String, i64);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewOccurrence {
+    pub id: String,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub local_start: String,
+    pub cells: Vec<Cell>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewSeries {
+    pub id: String,
+    pub freq: String,
+    pub local_start: String,
+}
+
+/// Lessons to create, all sharing these fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewLessons {
+    pub tutor: String,
+    pub students: Vec<String>,
+    pub families: Vec<String>,
+    pub kind: String,
+    pub subject: String,
+    pub template: Option<String>,
+    pub timezone: String,
+    pub duration_min: u32,
+    pub buffer_min: u32,
+    pub price_pence: i64,
+    pub booked_by: String,
+    pub series: Option<NewSeries>,
+    pub rescheduled_from: Option<String>,
+    /// Credits that already paid for the lesson this one replaces.
+    pub carry_credits: Vec<String>,
+    /// Spend this many of the family's makeup credits (oldest expiry first).
+    pub credit_family: Option<String>,
+    pub lessons: Vec<NewOccurrence>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewCancellation {
+    pub students: Vec<String>,
+    pub by: String,
+    pub role: String,
+    pub reason: String,
+    pub notice_secs: i64,
+    pub chargeable: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewCredit {
+    pub family: String,
+    pub student: String,
+    pub reason: String,
+    pub expires_at: String,
+}
+
+/// A change to an existing lesson, planned against `version`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LessonChange {
+    pub id: String,
+    pub version: u32,
+    pub status: String,
+    pub students: Vec<String>,
+    pub families: Vec<String>,
+    pub kind: String,
+    pub rescheduled_to: Option<String>,
+    /// Release every cell the lesson holds.
+    pub free_all: bool,
+    /// Release the cells of these owners only.
+    pub free_owners: Vec<String>,
+    pub add_cells: Vec<Cell>,
+    pub cancellation: Option<NewCancellation>,
+    pub credits: Vec<NewCredit>,
+}
+
+impl LessonChange {
+    /// The lesson as it is, to be edited.
+    pub fn of(l: &LessonState) -> Self {
+        Self {
+            id: l.id.clone(),
+            version: l.version,
+            status: l.status.clone(),
+            students: l.student_ids(),
+            families: l.family_ids(),
+            kind: l.kind.clone(),
+            rescheduled_to: None,
+            free_all: false,
+            free_owners: Vec::new(),
+            add_cells: Vec::new(),
+            cancellation: None,
+            credits: Vec::new(),
+        }
+    }
+}
+
+const APPLY: &str = "BEGIN TRANSACTION;
+FOR $c IN $changes {
+    LET $l = type::record('lesson', $c.id);
+    IF (SELECT VALUE version FROM ONLY $l) != $c.version {
+        THROW 'stale: the lesson changed meanwhile';
+    };
+    UPDATE $l SET status = $c.status,
+        students = array::map($c.students, |$s| type::record('student', $s)),
+        families = array::map($c.families, |$f| type::record('family', $f)),
+        kind = $c.kind,
+        rescheduled_to = IF $c.rescheduled_to THEN type::record('lesson', $c.rescheduled_to) ELSE rescheduled_to END,
+        version += 1, updated_at = <datetime>$now
+        RETURN NONE;
+    IF $c.free_all {
+        DELETE busy WHERE lesson = $l RETURN NONE;
+    } ELSE IF array::len($c.free_owners) > 0 {
+        DELETE busy WHERE lesson = $l AND record::id(id)[0] IN $c.free_owners RETURN NONE;
+    };
+    FOR $cell IN $c.add_cells {
+        CREATE type::record('busy', $cell) SET lesson = $l RETURN NONE;
+    };
+    IF $c.cancellation {
+        CREATE cancellation CONTENT {
+            lesson: $l,
+            students: array::map($c.cancellation.students, |$s| type::record('student', $s)),
+            cancelled_by: type::record('user', $c.cancellation.by),
+            role: $c.cancellation.role, reason: $c.cancellation.reason,
+            notice_secs: $c.cancellation.notice_secs, chargeable: $c.cancellation.chargeable,
+            at: <datetime>$now
+        } RETURN NONE;
+    };
+    FOR $cr IN $c.credits {
+        CREATE credit CONTENT {
+            family: type::record('family', $cr.family), student: type::record('student', $cr.student),
+            source: $l, reason: $cr.reason, created_at: <datetime>$now,
+            expires_at: <datetime>$cr.expires_at
+        } RETURN NONE;
+    };
+};
+IF $new {
+    LET $tutor = type::record('user', $new.tutor);
+    IF (SELECT VALUE status FROM ONLY type::record('tutor_profile', $new.tutor)) != 'approved' {
+        THROW 'conflict: this tutor is not taking bookings';
+    };
+    IF $new.series {
+        CREATE type::record('series', $new.series.id) CONTENT {
+            tutor: $tutor, freq: $new.series.freq, timezone: $new.timezone,
+            local_start: $new.series.local_start, booked_by: type::record('user', $new.booked_by),
+            created_at: <datetime>$now
+        } RETURN NONE;
+    };
+    LET $first = type::record('lesson', $new.lessons[0].id);
+    LET $spent = IF $new.credit_family THEN
+        (SELECT id, expires_at FROM credit
+          WHERE family = type::record('family', $new.credit_family) AND used_at = NONE
+            AND expires_at > <datetime>$now
+          ORDER BY expires_at LIMIT $credit_count).id
+        ELSE [] END;
+    IF array::len($spent) < $credit_count {
+        THROW 'conflict: the family has no unused makeup credit for this booking';
+    };
+    LET $credits = array::concat(array::map($new.carry_credits, |$k| type::record('credit', $k)), $spent);
+    UPDATE $credits SET used_at = <datetime>$now, used_for = $first RETURN NONE;
+    FOR $o IN $new.lessons {
+        LET $l = type::record('lesson', $o.id);
+        CREATE $l CONTENT {
+            tutor: $tutor,
+            students: array::map($new.students, |$s| type::record('student', $s)),
+            families: array::map($new.families, |$f| type::record('family', $f)),
+            kind: $new.kind, subject: type::record('subject', $new.subject),
+            series: IF $new.series THEN type::record('series', $new.series.id) ELSE NONE END,
+            template: IF $new.template THEN type::record('template', $new.template) ELSE NONE END,
+            starts_at: <datetime>$o.starts_at, ends_at: <datetime>$o.ends_at,
+            timezone: $new.timezone, local_start: $o.local_start,
+            duration_min: $new.duration_min, buffer_min: $new.buffer_min,
+            price_pence: $new.price_pence, status: 'booked',
+            booked_by: type::record('user', $new.booked_by),
+            credits: IF $l = $first THEN $credits ELSE [] END,
+            rescheduled_from: IF $new.rescheduled_from THEN type::record('lesson', $new.rescheduled_from) ELSE NONE END,
+            version: 1, created_at: <datetime>$now, updated_at: <datetime>$now
+        } RETURN NONE;
+        FOR $cell IN $o.cells {
+            CREATE type::record('busy', $cell) SET lesson = $l RETURN NONE;
+        };
+    };
+};
+COMMIT TRANSACTION;";
+
+/// Who a calendar query is for.
+pub enum CalendarScope<'a> {
+    Family {
+        family_id: &'a str,
+        student_id: Option<&'a str>,
+    },
+    Tutor(&'a str),
+    /// Admins: everything, optionally one tutor's or one family's.
+    All {
+        tutor_id: Option<&'a str>,
+        family_id: Option<&'a str>,
+    },
+}
+
+impl Store {
+    /// Applies changes to existing lessons and creates new ones, all or
+    /// nothing. A held cell fails it with `Duplicate`; a stale plan with
+    /// `Refused { code: "stale" }`.
+    pub async fn apply_lessons(
+        &self,
+        changes: &[LessonChange],
+        new: Option<&NewLessons>,
+        credit_count: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let vars = json!({
+            "changes": changes, "new": new, "credit_count": credit_count, "now": ts(now),
+        });
+        self.value(APPLY, vars, 0).await.map(|_| ())
+    }
+
+    pub async fn occurrences(&self, ids: &[String]) -> Result<Vec<Occurrence>, StoreError> {
+        let sql = format!(
+            "SELECT {OCCURRENCE_FIELDS} FROM array::map($ids, |$i| type::record('lesson', $i))
+             ORDER BY start"
+        );
+        self.rows(&sql, json!({ "ids": ids }), 0).await
+    }
+
+    pub async fn occurrence(&self, id: &str) -> Result<Occurrence, StoreError> {
+        self.occurrences(&[id.to_owned()])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(StoreError::NotFound)
+    }
+
+    pub async fn lesson_state(&self, id: &str) -> Result<LessonState, StoreError> {
+        let sql = format!("SELECT {STATE_FIELDS} FROM type::record('lesson', $id)");
+        self.row(&sql, json!({ "id": id }), 0).await
+    }
+
+    /// Booked lessons of a series starting at or after `from`.
+    pub async fn series_from(
+        &self,
+        series_id: &str,
+        from: DateTime<Utc>,
+    ) -> Result<Vec<LessonState>, StoreError> {
+        let sql = format!(
+            "SELECT {STATE_FIELDS} FROM lesson
+             WHERE series = type::record('series', $series) AND status = 'booked'
+               AND starts_at >= <datetime>$from ORDER BY starts_at"
+        );
+        self.rows(&sql, json!({ "series": series_id, "from": ts(from) }), 0)
+            .await
+    }
+
+    /// Booked lessons of the tutor or of any of the students that come
+    /// near `[from, to)` (with room for buffers).
+    pub async fn lessons_near(
+        &self,
+        tutor_id: &str,
+        student_ids: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<LessonState>, StoreError> {
+        let sql = format!(
+            "LET $students = array::map($students_in, |$s| type::record('student', $s));
+             SELECT {STATE_FIELDS} FROM lesson
+             WHERE status = 'booked'
+               AND (tutor = type::record('user', $tutor) OR students CONTAINSANY $students)
+               AND starts_at < <datetime>$to + 4h AND ends_at > <datetime>$from - 4h
+             ORDER BY starts_at"
+        );
+        let vars = json!({ "tutor": tutor_id, "students_in": student_ids, "from": ts(from), "to": ts(to) });
+        self.rows(&sql, vars, 1).await
+    }
+
+    /// Lessons starting in `[from, to)` that the scope may see.
+    pub async fn calendar(
+        &self,
+        scope: CalendarScope<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Occurrence>, StoreError> {
+        let (filter, extra): (&str, Value) = match scope {
+            CalendarScope::Family {
+                family_id,
+                student_id,
+            } => (
+                "type::record('family', $family) IN families
+                 AND ($student = NONE OR type::record('student', $student) IN students)",
+                json!({ "family": family_id, "student": student_id }),
+            ),
+            CalendarScope::Tutor(t) => (
+                "tutor = type::record('user', $tutor)",
+                json!({ "tutor": t }),
+            ),
+            CalendarScope::All {
+                tutor_id,
+                family_id,
+            } => (
+                "($tutor = NONE OR tutor = type::record('user', $tutor))
+                 AND ($family = NONE OR type::record('family', $family) IN families)",
+                json!({ "tutor": tutor_id, "family": family_id }),
+            ),
+        };
+        let sql = format!(
+            "SELECT {OCCURRENCE_FIELDS} FROM lesson
+             WHERE starts_at >= <datetime>$from AND starts_at < <datetime>$to AND {filter}
+             ORDER BY start"
+        );
+        let mut vars = json!({ "from": ts(from), "to": ts(to) });
+        if let (Some(map), Value::Object(more)) = (vars.as_object_mut(), extra) {
+            map.extend(more);
+        }
+        self.rows(&sql, vars, 0).await
+    }
+}
