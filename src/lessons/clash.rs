@@ -32,11 +32,11 @@ pub struct Planned {
 impl Planned {
     pub fn clash(&self, reason: &'static str, with: Option<&LessonState>) -> Clash {
         Clash {
-            start: crate::store::ts(self.start),
+            start: crate::scheduling::time::iso(self.start),
             local_start: self.local_start.clone(),
             reason,
             occurrence_id: with.map(|l| l.id.clone()),
-            occurrence_start: with.map(|l| crate::store::ts(l.starts_at)),
+            occurrence_start: with.map(|l| crate::scheduling::time::iso(l.starts_at)),
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::lessons::book::check_duration;
 use crate::scheduling::availability::{Held, SlotQuery, free_slots};
 use crate::startup::AppState;
-use crate::store::{StoreError, TutorProfile, ts};
+use crate::store::{StoreError, TutorProfile};
 
 /// Slots listed per tutor in a search.
 const SEARCH_SLOTS: usize = 5;
@@ -129,7 +129,7 @@ pub async fn search(
             timezone: t.timezone.clone(),
             rate_pence: teaching.rate_pence,
             group_rate_pence: teaching.group_rate_pence,
-            next_slots: next.into_iter().map(ts).collect(),
+            next_slots: next.into_iter().map(crate::scheduling::time::iso).collect(),
         });
     }
     Ok(HttpResponse::Ok().json(hits))
@@ -192,7 +192,7 @@ pub async fn slots(
     let slots = slots_for(&t, &held, from, to, now, duration, MAX_SLOTS)?
         .into_iter()
         .map(|s| Slot {
-            start: ts(s),
+            start: crate::scheduling::time::iso(s),
             local_start: crate::scheduling::time::fmt_local(crate::scheduling::time::local(tz, s)),
         })
         .collect();

@@ -101,6 +101,12 @@ pub fn cells(start: DateTime<Utc>, end: DateTime<Utc>) -> std::ops::Range<i64> {
     cell(start)..cell(end - chrono::Duration::seconds(1)) + 1
 }
 
+/// An instant as the API shows it: `2027-03-22T16:00:00Z`, like the
+/// store's own output.
+pub fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 /// `local_start` as stored and shown: `2027-03-22T16:00:00`.
 pub fn fmt_local(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%S").to_string()

@@ -397,3 +397,86 @@ impl Store {
         self.rows(&sql, vars, 0).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseConfig;
+
+    fn lessons(id: &str, student: &str, cells: std::ops::Range<i64>) -> NewLessons {
+        let mut held: Vec<Cell> = cells.clone().map(|c| ("t:t1".to_owned(), c)).collect();
+        held.extend(cells.map(|c| (format!("s:{student}"), c)));
+        NewLessons {
+            tutor: "t1".into(),
+            students: vec![student.into()],
+            families: vec!["f1".into()],
+            kind: "one_to_one".into(),
+            subject: "maths_gcse".into(),
+            template: None,
+            timezone: "Europe/London".into(),
+            duration_min: 60,
+            buffer_min: 0,
+            price_pence: 4000,
+            booked_by: "p1".into(),
+            series: None,
+            rescheduled_from: None,
+            carry_credits: Vec::new(),
+            credit_family: None,
+            lessons: vec![NewOccurrence {
+                id: id.into(),
+                starts_at: "2027-03-10T16:00:00Z".into(),
+                ends_at: "2027-03-10T17:00:00Z".into(),
+                local_start: "2027-03-10T16:00:00".into(),
+                cells: held,
+            }],
+        }
+    }
+
+    /// The invariant does not depend on the checks the service makes
+    /// first: writers that skip them still cannot both hold a cell.
+    #[tokio::test]
+    async fn only_one_of_many_concurrent_writers_holds_a_cell() {
+        let cfg = DatabaseConfig {
+            url: "mem://".into(),
+            ..DatabaseConfig::default()
+        };
+        let store = Store::open(&cfg).await.unwrap();
+        store
+            .value(
+                "CREATE tutor_profile:t1 SET user = user:t1, bio = '', timezone = 'Europe/London',
+                     status = 'approved', created_at = time::now(), updated_at = time::now()",
+                json!({}),
+                0,
+            )
+            .await
+            .unwrap();
+        let now = Utc::now();
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let store = store.clone();
+            // Overlapping by one cell at least: 64 + (i % 4) .. 68 + (i % 4).
+            let new = lessons(
+                &format!("l{i}"),
+                &format!("s{i}"),
+                64 + (i % 4)..68 + (i % 4),
+            );
+            tasks.push(tokio::spawn(async move {
+                store.apply_lessons(&[], Some(&new), 0, now).await
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => ok += 1,
+                Err(StoreError::Duplicate(_)) => {}
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        assert_eq!(ok, 1);
+        let held: Vec<Value> = store
+            .rows("SELECT VALUE lesson FROM busy", json!({}), 0)
+            .await
+            .unwrap();
+        assert_eq!(held.len(), 8, "one lesson's cells, nothing of the losers");
+    }
+}
