@@ -8,9 +8,27 @@ mod common;
 use std::time::Duration;
 
 use cms_protocol::ReplyStatus;
-use common::sched::{approved_tutor, book_ok, booking, school};
+use common::sched::{approved_tutor, book_ok, booking, cancel, school};
 use common::{WAIT, spawn_app_at};
 use serde_json::json;
+
+/// The next `calendar:changed` on each socket's topic, checked to be
+/// `change`; answers the occurrences.
+async fn changes(
+    watchers: &[(&cms_loadtest::PhxClient, &str)],
+    change: &str,
+) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for (client, topic) in watchers {
+        let f = client
+            .next_event_named(topic, "calendar:changed", WAIT)
+            .await
+            .unwrap();
+        assert_eq!(f.payload["change"], change, "{topic}");
+        out.push(f.payload["occurrence"].clone());
+    }
+    out
+}
 
 #[actix_web::test]
 async fn family_tutor_and_admin_sockets_see_every_change() {
@@ -41,39 +59,20 @@ async fn family_tutor_and_admin_sockets_see_every_change() {
         booking(&s.tutor, &[&s.kids[0]], "2027-03-10T16:00"),
     )
     .await;
-    for (client, topic) in [
+    let watchers = [
         (&fam, family.as_str()),
         (&tut, tutor_topic.as_str()),
         (&adm, "admin:monitor"),
-    ] {
-        let f = client
-            .next_event_named(topic, "calendar:changed", WAIT)
-            .await
-            .unwrap();
-        assert_eq!(f.payload["change"], "booked", "{topic}");
-        assert_eq!(f.payload["occurrence"]["id"], o["id"], "{topic}");
-        assert_eq!(f.payload["occurrence"]["start"], "2027-03-10T16:00:00Z");
+    ];
+    for o2 in changes(&watchers, "booked").await {
+        assert_eq!(o2["id"], o["id"]);
+        assert_eq!(o2["start"], "2027-03-10T16:00:00Z");
     }
 
-    let (status, _) = app
-        .post(
-            &format!("/api/v1/lessons/{}/cancel", o["id"].as_str().unwrap()),
-            Some(&s.tutor.token),
-            json!({ "reason": "conference" }),
-        )
-        .await;
+    let (status, _) = cancel(&app, &s.tutor, &o, json!({ "reason": "conference" })).await;
     assert_eq!(status, 200);
-    for (client, topic) in [
-        (&fam, family.as_str()),
-        (&tut, tutor_topic.as_str()),
-        (&adm, "admin:monitor"),
-    ] {
-        let f = client
-            .next_event_named(topic, "calendar:changed", WAIT)
-            .await
-            .unwrap();
-        assert_eq!(f.payload["change"], "cancelled", "{topic}");
-        assert_eq!(f.payload["occurrence"]["status"], "cancelled");
+    for o2 in changes(&watchers, "cancelled").await {
+        assert_eq!(o2["status"], "cancelled");
     }
     // Nobody else's calendar hears of it.
     let other_family = format!("family:{}", stranger.family_id.as_ref().unwrap());

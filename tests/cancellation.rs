@@ -6,7 +6,7 @@
 mod common;
 
 use chrono::{DateTime, Utc};
-use common::sched::{book_ok, booking, school};
+use common::sched::{book_ok, booking, cancel, outcome, school};
 use common::spawn_app_at;
 use serde_json::json;
 
@@ -41,22 +41,12 @@ async fn a_parent_cancelling_at_24h_plus_and_minus_one_second() {
         booking(&s.tutor, &[kid], "2027-03-11T16:00"),
     )
     .await;
-    let cancel = |id: &str| format!("/api/v1/lessons/{id}/cancel");
 
     // 24 h + 1 s before 16:00 GMT on 10 March.
     clock.set(at("2027-03-09T15:59:59Z"));
-    let (status, res) = app
-        .post(
-            &cancel(early["id"].as_str().unwrap()),
-            Some(&s.parent.token),
-            json!({ "reason": "school trip" }),
-        )
-        .await;
+    let (status, res) = cancel(&app, &s.parent, &early, json!({ "reason": "school trip" })).await;
     assert_eq!(status, 200, "{res}");
-    assert_eq!(
-        (res["chargeable"].as_bool(), res["credits_issued"].as_u64()),
-        (Some(false), Some(1))
-    );
+    assert_eq!(outcome(&res), (Some(false), Some(1)));
     let o = &res["occurrences"][0];
     assert_eq!(o["status"], "cancelled");
     assert_eq!(o["cancellations"][0]["notice_secs"], 24 * 3600 + 1);
@@ -64,18 +54,9 @@ async fn a_parent_cancelling_at_24h_plus_and_minus_one_second() {
 
     // 24 h − 1 s before the second.
     clock.set(at("2027-03-10T16:00:01Z"));
-    let (status, res) = app
-        .post(
-            &cancel(late["id"].as_str().unwrap()),
-            Some(&s.parent.token),
-            json!({ "reason": "ill" }),
-        )
-        .await;
+    let (status, res) = cancel(&app, &s.parent, &late, json!({ "reason": "ill" })).await;
     assert_eq!(status, 200, "{res}");
-    assert_eq!(
-        (res["chargeable"].as_bool(), res["credits_issued"].as_u64()),
-        (Some(true), Some(0))
-    );
+    assert_eq!(outcome(&res), (Some(true), Some(0)));
     assert_eq!(
         res["occurrences"][0]["cancellations"][0]["chargeable"],
         true
@@ -83,13 +64,7 @@ async fn a_parent_cancelling_at_24h_plus_and_minus_one_second() {
     assert_eq!(credits(&app, &s.parent).await, ["available"]);
 
     // Cancelling twice, or after the start, is refused.
-    let (status, _) = app
-        .post(
-            &cancel(late["id"].as_str().unwrap()),
-            Some(&s.parent.token),
-            json!({ "reason": "again" }),
-        )
-        .await;
+    let (status, _) = cancel(&app, &s.parent, &late, json!({ "reason": "again" })).await;
     assert_eq!(status, 409);
     // The freed slot can be booked again.
     clock.set(at("2027-03-05T09:00:00Z"));
@@ -113,18 +88,9 @@ async fn a_tutor_cancelling_late_still_earns_the_family_a_credit_which_is_spent_
     )
     .await;
     clock.set(at("2027-03-10T14:00:00Z"));
-    let (status, res) = app
-        .post(
-            &format!("/api/v1/lessons/{}/cancel", lesson["id"].as_str().unwrap()),
-            Some(&s.tutor.token),
-            json!({ "reason": "tutor unwell" }),
-        )
-        .await;
+    let (status, res) = cancel(&app, &s.tutor, &lesson, json!({ "reason": "tutor unwell" })).await;
     assert_eq!(status, 200, "{res}");
-    assert_eq!(
-        (res["chargeable"].as_bool(), res["credits_issued"].as_u64()),
-        (Some(false), Some(1))
-    );
+    assert_eq!(outcome(&res), (Some(false), Some(1)));
     assert_eq!(credits(&app, &s.parent).await, ["available"]);
 
     // The makeup lesson is paid by the credit.
@@ -154,12 +120,7 @@ async fn credits_expire_after_the_configured_period() {
         booking(&s.tutor, &[kid], "2027-03-10T16:00"),
     )
     .await;
-    app.post(
-        &format!("/api/v1/lessons/{}/cancel", lesson["id"].as_str().unwrap()),
-        Some(&s.parent.token),
-        json!({ "reason": "holiday" }),
-    )
-    .await;
+    cancel(&app, &s.parent, &lesson, json!({ "reason": "holiday" })).await;
     assert_eq!(credits(&app, &s.parent).await, ["available"]);
     clock.set(at("2027-06-01T09:00:00Z"));
     assert_eq!(

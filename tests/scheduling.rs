@@ -377,3 +377,84 @@ async fn bad_booking_requests_get_clear_errors() {
         "nothing half-booked: {cal}"
     );
 }
+
+#[actix_web::test]
+async fn admins_manage_the_subject_catalogue() {
+    let (app, _clock) = spawn_app_at("2027-03-01T09:00:00Z").await;
+    let s = school(&app, 1).await;
+    let (_, subjects) = app.get("/api/v1/subjects", Some(&s.parent.token)).await;
+    let names: Vec<String> = subjects
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            format!(
+                "{} {}",
+                x["name"].as_str().unwrap(),
+                x["level"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "English A-Level",
+            "English GCSE",
+            "Maths A-Level",
+            "Maths GCSE",
+            "Science A-Level",
+            "Science GCSE"
+        ]
+    );
+    let physics = json!({ "name": "Physics", "level": "A-Level" });
+    let (status, _) = app
+        .post(
+            "/api/v1/admin/subjects",
+            Some(&s.parent.token),
+            physics.clone(),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, row) = app
+        .post(
+            "/api/v1/admin/subjects",
+            Some(&s.admin.token),
+            physics.clone(),
+        )
+        .await;
+    assert_eq!(status, 201, "{row}");
+    let (status, _) = app
+        .post("/api/v1/admin/subjects", Some(&s.admin.token), physics)
+        .await;
+    assert_eq!(status, 409);
+
+    // Retiring Maths GCSE stops new bookings of it; it can be restored.
+    let (status, _) = app
+        .put(
+            "/api/v1/admin/subjects/maths_gcse",
+            Some(&s.admin.token),
+            json!({ "active": false }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, res) = app
+        .post(
+            "/api/v1/bookings",
+            Some(&s.parent.token),
+            booking(&s.tutor, &[&s.kids[0]], "2027-03-10T16:00"),
+        )
+        .await;
+    assert_eq!(status, 422, "{res}");
+    app.put(
+        "/api/v1/admin/subjects/maths_gcse",
+        Some(&s.admin.token),
+        json!({ "active": true }),
+    )
+    .await;
+    book_ok(
+        &app,
+        &s.parent,
+        booking(&s.tutor, &[&s.kids[0]], "2027-03-10T16:00"),
+    )
+    .await;
+}

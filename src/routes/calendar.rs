@@ -31,14 +31,7 @@ pub async fn calendar(
     user: AuthUser,
     q: web::Query<CalendarQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = state.clock.now();
-    let (from, to) = window(
-        q.from.as_deref(),
-        q.to.as_deref(),
-        now,
-        31,
-        state.scheduling.max_query_days,
-    )?;
+    let (from, to) = window(&state, q.from.as_deref(), q.to.as_deref(), 31)?;
     if user.role != Role::Admin && (q.tutor_id.is_some() || q.family_id.is_some()) {
         return Err(ApiError::Forbidden(
             "only admins look at other calendars".into(),

@@ -96,13 +96,7 @@ pub async fn search(
     q: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let (from, to) = window(
-        q.from.as_deref(),
-        q.to.as_deref(),
-        now,
-        14,
-        state.scheduling.max_query_days,
-    )?;
+    let (from, to) = window(&state, q.from.as_deref(), q.to.as_deref(), 14)?;
     let duration = check_duration(q.duration_min.unwrap_or(60))?;
     let subject = match state.store.find_subject(&q.subject, &q.level).await {
         Err(StoreError::NotFound) => return Ok(HttpResponse::Ok().json(Vec::<TutorHit>::new())),
@@ -170,13 +164,7 @@ pub async fn slots(
     q: web::Query<SlotsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let (from, to) = window(
-        q.from.as_deref(),
-        q.to.as_deref(),
-        now,
-        14,
-        state.scheduling.max_query_days,
-    )?;
+    let (from, to) = window(&state, q.from.as_deref(), q.to.as_deref(), 14)?;
     let duration_min = q.duration_min.unwrap_or(60);
     let duration = check_duration(duration_min)?;
     let t = visible_profile(&state, &user, &id).await?;

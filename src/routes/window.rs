@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::error::ApiError;
 use crate::scheduling::time;
+use crate::startup::AppState;
 
 fn instant(name: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
@@ -17,15 +18,15 @@ fn instant(name: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
         .ok_or_else(|| ApiError::Invalid(format!("{name} must be RFC 3339 or YYYY-MM-DD")))
 }
 
-/// The window `[from, to)`: `from` defaults to `now`, `to` to
-/// `default_days` later; at most `max_days` long.
+/// The window `[from, to)`: `from` defaults to now, `to` to
+/// `default_days` later; at most `scheduling.max_query_days` long.
 pub fn window(
+    state: &AppState,
     from: Option<&str>,
     to: Option<&str>,
-    now: DateTime<Utc>,
     default_days: i64,
-    max_days: u32,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let (now, max_days) = (state.clock.now(), state.scheduling.max_query_days);
     let from = from.map(|s| instant("from", s)).transpose()?.unwrap_or(now);
     let to = to
         .map(|s| instant("to", s))

@@ -98,3 +98,19 @@ pub async fn book_ok(app: &TestApp, who: &User, body: Value) -> Value {
     assert_eq!(status, 201, "{res}");
     res["occurrences"][0].clone()
 }
+
+/// Cancels a lesson; returns the status and body.
+pub async fn cancel(app: &TestApp, who: &User, lesson: &Value, body: Value) -> (u16, Value) {
+    let id = lesson["id"].as_str().expect("lesson id");
+    app.post(
+        &format!("/api/v1/lessons/{id}/cancel"),
+        Some(&who.token),
+        body,
+    )
+    .await
+}
+
+/// `(chargeable, credits_issued)` of a cancel response.
+pub fn outcome(res: &Value) -> (Option<bool>, Option<u64>) {
+    (res["chargeable"].as_bool(), res["credits_issued"].as_u64())
+}
