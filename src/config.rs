@@ -14,7 +14,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::Cli;
 
-const SECTIONS: &[&str] = &["database", "auth", "socket", "actors", "log", "scheduling"];
+const SECTIONS: &[&str] = &[
+    "database",
+    "auth",
+    "socket",
+    "actors",
+    "log",
+    "scheduling",
+    "reminders",
+    "email",
+    "sms",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -29,6 +39,9 @@ pub struct Config {
     pub actors: ActorSettings,
     pub log: LogConfig,
     pub scheduling: SchedulingConfig,
+    pub reminders: RemindersConfig,
+    pub email: EmailConfig,
+    pub sms: SmsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,6 +127,113 @@ impl Default for SchedulingConfig {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RemindersConfig {
+    /// Reminders go this many minutes before each lesson.
+    pub offsets_min: Vec<u32>,
+    /// Provider attempts per delivery before it is marked failed.
+    pub max_attempts: u32,
+    /// First retry after this many seconds, doubling each time.
+    pub backoff_base_secs: u64,
+    pub backoff_max_secs: u64,
+}
+
+impl Default for RemindersConfig {
+    fn default() -> Self {
+        Self {
+            offsets_min: vec![24 * 60, 2 * 60],
+            max_attempts: 5,
+            backoff_base_secs: 30,
+            backoff_max_secs: 3600,
+        }
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmailConfig {
+    /// `smtps://user:pass@host:465` (TLS) or `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS). Unset: messages are written to `outbox_dir` instead.
+    pub smtp_url: Option<String>,
+    /// The From header, e.g. `CMS Education <no-reply@example.org>`.
+    pub from: String,
+    pub outbox_dir: String,
+    /// Most pooled SMTP connections.
+    pub pool_max: u32,
+    /// Seconds before an SMTP command times out.
+    pub timeout_secs: u64,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "CMS Education <no-reply@cms-education.invalid>".into(),
+            outbox_dir: "data/outbox".into(),
+            pool_max: 4,
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl std::fmt::Debug for EmailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailConfig")
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<redacted>"))
+            .field("from", &self.from)
+            .field("outbox_dir", &self.outbox_dir)
+            .field("pool_max", &self.pool_max)
+            .finish()
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmsConfig {
+    /// Twilio's API root; tests point it at a local server.
+    pub twilio_base_url: String,
+    /// SMS is off unless the account SID, auth token and sender are set.
+    pub account_sid: Option<String>,
+    pub auth_token: Option<String>,
+    /// Sender: an E.164 number or a messaging service SID (`MG…`).
+    pub from: Option<String>,
+    /// This server's public root as Twilio reaches it, e.g.
+    /// `https://api.example.org`; webhook signatures are checked against it
+    /// and status callbacks are sent to it. Unset: no status callbacks.
+    pub public_url: Option<String>,
+    /// Seconds before a Twilio request times out.
+    pub timeout_secs: u64,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            twilio_base_url: "https://api.twilio.com".into(),
+            account_sid: None,
+            auth_token: None,
+            from: None,
+            public_url: None,
+            timeout_secs: 15,
+        }
+    }
+}
+
+impl std::fmt::Debug for SmsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsConfig")
+            .field("twilio_base_url", &self.twilio_base_url)
+            .field("account_sid", &self.account_sid)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("from", &self.from)
+            .field("public_url", &self.public_url)
+            .finish()
+    }
+}
+
 impl SchedulingConfig {
     pub fn policy(&self) -> crate::scheduling::policy::Policy {
         crate::scheduling::policy::Policy {
@@ -134,6 +254,9 @@ impl Default for Config {
             actors: ActorSettings::default(),
             log: LogConfig::default(),
             scheduling: SchedulingConfig::default(),
+            reminders: RemindersConfig::default(),
+            email: EmailConfig::default(),
+            sms: SmsConfig::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod lessons;
+pub mod notify;
 pub mod routes;
 pub mod scheduling;
 pub mod startup;

@@ -16,7 +16,12 @@ use cms_actors::socket::SocketConfig;
 use cms_actors::{Clock, Registry, SystemClock};
 
 use crate::auth::TokenKeys;
-use crate::config::{Config, SchedulingConfig, SocketSettings};
+use crate::config::{Config, RemindersConfig, SchedulingConfig, SmsConfig, SocketSettings};
+use crate::notify::NotifyHandle;
+use crate::notify::deliver::Notifier;
+use crate::notify::email::{EmailError, Mailer};
+use crate::notify::scheduler::Scheduler;
+use crate::notify::sms::{SmsError, Twilio};
 use crate::store::{Store, StoreError};
 
 /// Shared by every request handler.
@@ -29,12 +34,20 @@ pub struct AppState {
     pub socket: SocketSettings,
     pub socket_config: SocketConfig,
     pub scheduling: SchedulingConfig,
+    pub reminders: RemindersConfig,
+    /// Webhook checks need Twilio's auth token and our public URL.
+    pub sms: SmsConfig,
+    pub notifier: NotifyHandle,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("could not open the store")]
     Store(#[from] StoreError),
+    #[error("email is misconfigured")]
+    Email(#[from] EmailError),
+    #[error("SMS is misconfigured")]
+    Sms(#[from] SmsError),
     #[error("could not listen on {addr}")]
     Bind {
         addr: String,
@@ -49,6 +62,7 @@ pub struct Application {
     server: Server,
     registry: Addr<Registry>,
     store: Store,
+    notifier: NotifyHandle,
 }
 
 impl Application {
@@ -69,6 +83,27 @@ impl Application {
         let idle = Duration::from_secs(config.actors.idle_secs);
         let store_handle = store.clone();
         let registry = Registry::new(store_for_actors, clock.clone(), idle).start();
+        let mailer = Mailer::from_config(&config.email)?;
+        let twilio = Twilio::from_config(&config.sms)?;
+        tracing::info!(email = %mailer.describe(), sms = twilio.is_some(), "notifications");
+        let notifier = Arc::new(Notifier {
+            store: store_handle.clone(),
+            mailer,
+            twilio,
+            registry: registry.clone(),
+            clock: clock.clone(),
+            config: config.reminders.clone(),
+            notice: config.scheduling.policy().notice,
+            status_callback: config.sms.public_url.as_ref().map(|u| {
+                format!(
+                    "{}{}",
+                    u.trim_end_matches('/'),
+                    crate::routes::TWILIO_STATUS_PATH
+                )
+            }),
+        });
+        let notify = NotifyHandle(Scheduler::new(notifier).start());
+        let notify_handle = notify.clone();
         let s = &config.socket;
         let state = web::Data::new(AppState {
             store,
@@ -86,6 +121,9 @@ impl Application {
             },
             socket: s.clone(),
             scheduling: config.scheduling.clone(),
+            reminders: config.reminders.clone(),
+            sms: config.sms.clone(),
+            notifier: notify,
         });
         let bind_err = |source| StartupError::Bind {
             addr: config.listen.clone(),
@@ -111,12 +149,18 @@ impl Application {
             server,
             registry,
             store: store_handle,
+            notifier: notify_handle,
         })
     }
 
     /// The store the server uses (admin tooling and tests).
     pub fn store(&self) -> Store {
         self.store.clone()
+    }
+
+    /// Wakes the reminder scheduler (tools that write jobs directly).
+    pub fn notifier(&self) -> NotifyHandle {
+        self.notifier.clone()
     }
 
     pub fn port(&self) -> u16 {

@@ -25,3 +25,7 @@ pub const READ: &str = "read";
 
 // Calendars, server → client.
 pub const CALENDAR_CHANGED: &str = "calendar:changed";
+
+// Notifications, server → client.
+pub const NOTIFICATION: &str = "notification";
+pub const NOTIFICATION_FAILED: &str = "notification:failed";

@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod chat;
 pub mod event;
 pub mod frame;
+pub mod notify;
 pub mod presence;
 pub mod reply;
 pub mod topic;

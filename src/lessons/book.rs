@@ -9,6 +9,7 @@ use super::clash::{Clash, Planned, cells, clashes};
 use super::{PLAN_ATTEMPTS, push};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::notify::{self, jobs::Kind};
 use crate::scheduling::recurrence::{self, Freq};
 use crate::scheduling::time::{self, StartSpec};
 use crate::startup::AppState;
@@ -306,9 +307,17 @@ pub async fn book(
             lessons,
         };
         let credit_count = if req.use_credit { student_ids.len() } else { 0 };
+        let mut jobs: Vec<_> = free
+            .iter()
+            .zip(&ids)
+            .flat_map(|(p, id)| {
+                notify::jobs::reminders(id, p.start, &state.reminders.offsets_min, now)
+            })
+            .collect();
+        jobs.push(notify::jobs::notice(Kind::Booked, &ids, &families, now));
         match state
             .store
-            .apply_lessons(&[], Some(&new), credit_count, now)
+            .apply_lessons(&[], Some(&new), credit_count, &jobs, now)
             .await
         {
             // A lesson landed in the way since we looked: look again.
@@ -316,6 +325,7 @@ pub async fn book(
             Err(e) => return Err(e.into()),
             Ok(()) => {}
         }
+        state.notifier.wake();
         let occurrences = state.store.occurrences(&ids).await?;
         push::calendar_changed(state, &occurrences, Change::Booked, &[]);
         return Ok(BookingResponse {

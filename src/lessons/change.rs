@@ -12,6 +12,7 @@ use super::clash::{Planned, cells, clashes};
 use super::{PLAN_ATTEMPTS, may_see, not_found, push};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::notify::{self, jobs::Kind};
 use crate::scheduling::policy::Canceller;
 use crate::scheduling::time::{self, StartSpec};
 use crate::startup::AppState;
@@ -141,6 +142,8 @@ pub async fn cancel(
         let mut credits_issued = 0;
         let mut chargeable = false;
         let mut whole = true;
+        // Families whose children leave: the cancellation notice is theirs.
+        let mut told: Vec<String> = Vec::new();
         for l in &lessons {
             if !may_see(user, l) {
                 continue;
@@ -156,6 +159,7 @@ pub async fn cancel(
                 })
                 .cloned()
                 .collect();
+            told.extend(leaving.iter().map(|s| s.family_id.clone()));
             let outcome = policy.outcome(who, l.starts_at, now, ending_series);
             let mut c = LessonChange::of(l);
             if leaving.len() == l.seats.len() {
@@ -201,12 +205,20 @@ pub async fn cancel(
             chargeable |= outcome.chargeable;
             changes.push(c);
         }
-        match state.store.apply_lessons(&changes, None, 0, now).await {
+        let ids: Vec<String> = changes.iter().map(|c| c.id.clone()).collect();
+        told.sort();
+        told.dedup();
+        let jobs = [notify::jobs::notice(Kind::Cancelled, &ids, &told, now)];
+        match state
+            .store
+            .apply_lessons(&changes, None, 0, &jobs, now)
+            .await
+        {
             Err(StoreError::Refused { code, .. }) if code == "stale" => continue,
             Err(e) => return Err(e.into()),
             Ok(()) => {}
         }
-        let ids: Vec<String> = changes.iter().map(|c| c.id.clone()).collect();
+        state.notifier.wake();
         let occurrences = state.store.occurrences(&ids).await?;
         let before: Vec<String> = lessons.iter().flat_map(LessonState::family_ids).collect();
         let change = if whole {
@@ -318,13 +330,25 @@ pub async fn reschedule(
                 cells: cells(&p, &l.tutor_id, buffer, &students),
             }],
         };
-        match state.store.apply_lessons(&[old], Some(&new), 0, now).await {
+        let mut jobs = notify::jobs::reminders(&new_id, p.start, &state.reminders.offsets_min, now);
+        jobs.push(notify::jobs::notice(
+            Kind::Rescheduled,
+            std::slice::from_ref(&new_id),
+            &l.family_ids(),
+            now,
+        ));
+        match state
+            .store
+            .apply_lessons(&[old], Some(&new), 0, &jobs, now)
+            .await
+        {
             Err(StoreError::Refused { code, .. }) if code == "stale" => continue,
             // Taken meanwhile: plan again, which names the clash.
             Err(StoreError::Duplicate(_)) => continue,
             Err(e) => return Err(e.into()),
             Ok(()) => {}
         }
+        state.notifier.wake();
         // The new lesson stays in its series.
         let occurrences = state.store.occurrences(&[l.id.clone(), new_id]).await?;
         push::calendar_changed(state, &occurrences, Change::Rescheduled, &[]);
@@ -429,7 +453,14 @@ pub async fn add_students(
             .into_iter()
             .filter(|(owner, _)| owner.starts_with("s:"))
             .collect();
-        match state.store.apply_lessons(&[c], None, 0, now).await {
+        let added: Vec<String> = students.iter().map(|s| s.family_id.clone()).collect();
+        let jobs = [notify::jobs::notice(
+            Kind::Booked,
+            std::slice::from_ref(&l.id),
+            &added,
+            now,
+        )];
+        match state.store.apply_lessons(&[c], None, 0, &jobs, now).await {
             Err(StoreError::Refused { code, .. }) if code == "stale" => continue,
             Err(StoreError::Duplicate(_)) => continue,
             Err(StoreError::Invalid(_)) => {
@@ -440,6 +471,7 @@ pub async fn add_students(
             Err(e) => return Err(e.into()),
             Ok(()) => {}
         }
+        state.notifier.wake();
         let occurrence = state.store.occurrence(&l.id).await?;
         push::calendar_changed(
             state,

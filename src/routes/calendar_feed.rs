@@ -3,7 +3,7 @@
 //! `GET /api/v1/me/calendar-feed` / `POST …/rotate` to get or replace it.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use cms_actors::Role;
 use serde::Serialize;
 
@@ -95,30 +95,8 @@ pub async fn feed(
     };
     let lessons = state.store.calendar(scope, from, to).await?;
     let events: Vec<FeedEvent> = lessons
-        .into_iter()
-        .filter_map(|o| {
-            let start: DateTime<Utc> = o.start.parse().ok()?;
-            let end: DateTime<Utc> = o.end.parse().ok()?;
-            let students: Vec<&str> = o.students.iter().map(|s| s.name.as_str()).collect();
-            Some(FeedEvent {
-                uid: o.id.clone(),
-                summary: format!("{} {} with {}", o.level, o.subject, o.tutor.name),
-                description: format!(
-                    "{} {} lesson for {} with {} ({} min).",
-                    o.level,
-                    o.subject,
-                    students.join(", "),
-                    o.tutor.name,
-                    o.duration_min
-                ),
-                start,
-                end,
-                tz: o.timezone.parse().unwrap_or(chrono_tz::UTC),
-                confirmed: o.status == "booked",
-                sequence: o.version,
-                updated: now,
-            })
-        })
+        .iter()
+        .filter_map(|o| FeedEvent::of(o, now))
         .collect();
     let body = render(&format!("{} — lessons", user.name), &events);
     Ok(HttpResponse::Ok()

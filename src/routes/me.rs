@@ -1,7 +1,9 @@
-//! `GET /api/v1/me`.
+//! `GET /api/v1/me` and `PATCH /api/v1/me` (name, phone, time zone).
 
 use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Deserializer};
 
+use super::register::check_phone;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -9,4 +11,58 @@ use crate::startup::AppState;
 #[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = crate::store::UserRow)), security(("bearer" = [])))]
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.store.user(&user.user_id).await?))
+}
+
+/// Absent fields stay as they are; `"phone": null` removes the number.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    pub timezone: Option<String>,
+}
+
+/// Tells a field given as null (Some(None)) from one left out (None).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[utoipa::path(patch, path = "/api/v1/me", request_body = ProfileUpdate,
+    responses((status = 200, body = crate::store::UserRow), (status = 422, body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update_me(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<ProfileUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let req = body.into_inner();
+    if let Some(n) = &req.name
+        && (n.trim().is_empty() || n.chars().count() > 200)
+    {
+        return Err(ApiError::Invalid("name must be 1 to 200 characters".into()));
+    }
+    if let Some(tz) = &req.timezone
+        && tz.parse::<chrono_tz::Tz>().is_err()
+    {
+        return Err(ApiError::Invalid(format!(
+            "{tz:?} is not an IANA time zone"
+        )));
+    }
+    let phone = match &req.phone {
+        Some(Some(p)) => Some(Some(check_phone(p)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let row = state
+        .store
+        .update_profile(
+            &user.user_id,
+            req.name.as_deref().map(str::trim),
+            phone.as_ref().map(Option::as_deref),
+            req.timezone.as_deref(),
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(row))
 }

@@ -14,6 +14,8 @@ mod lessons;
 mod login;
 mod logout;
 mod me;
+mod notifications;
+mod notify_prefs;
 mod register;
 
 pub use register::{DEFAULT_TIMEZONE, check_account};
@@ -21,7 +23,10 @@ mod socket;
 mod students;
 mod tutor_profile;
 mod tutors;
+mod twilio_webhooks;
 mod window;
+
+pub use twilio_webhooks::STATUS_PATH as TWILIO_STATUS_PATH;
 
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
@@ -36,6 +41,11 @@ use crate::error::{json_error, path_error, query_error};
         login::login,
         logout::logout,
         me::me,
+        me::update_me,
+        notifications::list,
+        notifications::mark_read,
+        notify_prefs::get_prefs,
+        notify_prefs::put_prefs,
         family_parents::add_parent,
         students::create_student,
         students::list_students,
@@ -107,6 +117,12 @@ use crate::error::{json_error, path_error, query_error};
         crate::lessons::change::RescheduleResponse,
         crate::lessons::change::AddStudentsRequest,
         calendar_feed::FeedLink,
+        me::ProfileUpdate,
+        notifications::ReadRequest,
+        notifications::ReadResponse,
+        crate::store::notify::NotificationRow,
+        crate::notify::prefs::Prefs,
+        crate::notify::prefs::Switches,
         ErrorBody,
     )),
     modifiers(&BearerAuth)
@@ -151,6 +167,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/readyz", web::get().to(health::readyz))
     .route("/socket/websocket", web::get().to(socket::socket))
     .route("/calendar/{file}", web::get().to(calendar_feed::feed))
+    .route(
+        twilio_webhooks::SMS_PATH,
+        web::post().to(twilio_webhooks::inbound_sms),
+    )
+    .route(
+        twilio_webhooks::STATUS_PATH,
+        web::post().to(twilio_webhooks::status_callback),
+    )
     .service(
         web::scope("/api/v1")
             .route("/openapi.json", web::get().to(openapi_json))
@@ -158,6 +182,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/auth/login", web::post().to(login::login))
             .route("/auth/logout", web::post().to(logout::logout))
             .route("/me", web::get().to(me::me))
+            .route("/me", web::patch().to(me::update_me))
+            .route("/me/notifications", web::get().to(notify_prefs::get_prefs))
+            .route("/me/notifications", web::put().to(notify_prefs::put_prefs))
+            .route("/notifications", web::get().to(notifications::list))
+            .route(
+                "/notifications/read",
+                web::post().to(notifications::mark_read),
+            )
             .route(
                 "/family/parents",
                 web::post().to(family_parents::add_parent),

@@ -18,7 +18,8 @@ pub struct RegisterRequest {
     pub name: String,
     /// parent or tutor (admins are made on the command line).
     pub role: String,
-    /// E.164, e.g. +447700900123.
+    /// A valid number, stored in E.164: +447700900123 or, for the UK,
+    /// 07700 900123.
     pub phone: Option<String>,
     /// IANA zone; Europe/London when absent.
     pub timezone: Option<String>,
@@ -49,18 +50,9 @@ pub fn check_account(email: &str, password: &str, name: &str) -> Result<String, 
     Ok(email)
 }
 
-fn check_phone(phone: &str) -> Result<(), ApiError> {
-    let digits = phone.strip_prefix('+').unwrap_or("");
-    if (8..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
-    {
-        Ok(())
-    } else {
-        Err(ApiError::Invalid(
-            "phone must be in E.164 form, e.g. +447700900123".into(),
-        ))
-    }
+/// A typed number in E.164, or a 422 saying what is wanted.
+pub fn check_phone(phone: &str) -> Result<String, ApiError> {
+    crate::notify::phone::to_e164(phone).map_err(|e| ApiError::Invalid(e.to_string()))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/register", request_body = RegisterRequest,
@@ -85,9 +77,7 @@ pub async fn create_account(
     family_id: Option<&str>,
 ) -> Result<UserRow, ApiError> {
     let email = check_account(&req.email, &req.password, &req.name)?;
-    if let Some(p) = &req.phone {
-        check_phone(p)?;
-    }
+    let phone = req.phone.as_deref().map(check_phone).transpose()?;
     let timezone = req.timezone.as_deref().unwrap_or(DEFAULT_TIMEZONE);
     if timezone.parse::<chrono_tz::Tz>().is_err() {
         return Err(ApiError::Invalid(format!(
@@ -100,7 +90,7 @@ pub async fn create_account(
         password_hash: &hash,
         name: req.name.trim(),
         role: &req.role,
-        phone: req.phone.as_deref(),
+        phone: phone.as_deref(),
         timezone,
         family_id,
     };

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::{OffsetComponents, Tz};
+use cms_protocol::calendar::Occurrence;
 use icalendar::{Calendar, CalendarDateTime, Component, Event, EventLike, EventStatus};
 
 pub struct FeedEvent {
@@ -31,12 +32,44 @@ pub struct FeedEvent {
     pub updated: DateTime<Utc>,
 }
 
+impl FeedEvent {
+    /// A lesson as an event; None if its stored instants do not parse.
+    pub fn of(o: &Occurrence, updated: DateTime<Utc>) -> Option<Self> {
+        let students: Vec<&str> = o.students.iter().map(|s| s.name.as_str()).collect();
+        Some(Self {
+            uid: o.id.clone(),
+            summary: format!("{} {} with {}", o.level, o.subject, o.tutor.name),
+            description: format!(
+                "{} {} lesson for {} with {} ({} min).",
+                o.level,
+                o.subject,
+                students.join(", "),
+                o.tutor.name,
+                o.duration_min
+            ),
+            start: o.start.parse().ok()?,
+            end: o.end.parse().ok()?,
+            tz: o.timezone.parse().unwrap_or(chrono_tz::UTC),
+            confirmed: o.status == "booked",
+            sequence: o.version,
+            updated,
+        })
+    }
+}
+
+/// A subscribed feed (METHOD:PUBLISH).
 pub fn render(calendar_name: &str, events: &[FeedEvent]) -> String {
+    render_method(calendar_name, "PUBLISH", events)
+}
+
+/// A calendar with the given iTIP method: `REQUEST` for an invitation sent
+/// with a booking email, `CANCEL` for a cancellation notice (RFC 5546).
+pub fn render_method(calendar_name: &str, method: &str, events: &[FeedEvent]) -> String {
     let mut cal = Calendar::new();
     cal.name(calendar_name)
         .append_property(("PRODID", "-//CMS Education Platform//Lessons//EN"))
         .append_property(("CALSCALE", "GREGORIAN"))
-        .append_property(("METHOD", "PUBLISH"));
+        .append_property(("METHOD", method));
     // Zone → the span of instants its events cover.
     let mut zones: BTreeMap<&'static str, (Tz, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
     for e in events {

@@ -11,6 +11,7 @@ use cms_protocol::calendar::Occurrence;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::notify::NewJob;
 use super::{Store, StoreError, ts};
 
 /// What calendars show; see `cms_protocol::calendar::Occurrence`.
@@ -193,6 +194,11 @@ FOR $c IN $changes {
         rescheduled_to = IF $c.rescheduled_to THEN type::record('lesson', $c.rescheduled_to) ELSE rescheduled_to END,
         version += 1, updated_at = <datetime>$now
         RETURN NONE;
+    IF $c.status != 'booked' {
+        UPDATE notify_job SET status = 'withdrawn', note = 'lesson ' + $c.status,
+            done_at = <datetime>$now
+            WHERE lesson = $l AND kind = 'reminder' AND status = 'pending' RETURN NONE;
+    };
     IF $c.free_all {
         DELETE busy WHERE lesson = $l RETURN NONE;
     } ELSE IF array::len($c.free_owners) > 0 {
@@ -266,6 +272,15 @@ IF $new {
         };
     };
 };
+FOR $j IN $jobs {
+    CREATE type::record('notify_job', $j.key) CONTENT {
+        kind: $j.kind, lesson: type::record('lesson', $j.lesson),
+        lessons: array::map($j.lessons, |$x| type::record('lesson', $x)),
+        families: array::map($j.families, |$f| type::record('family', $f)),
+        offset_min: $j.offset_min, due_at: <datetime>$j.due_at,
+        scheduled_at: <datetime>$j.due_at, status: 'pending', created_at: <datetime>$now
+    } RETURN NONE;
+};
 COMMIT TRANSACTION;";
 
 /// Who a calendar query is for.
@@ -284,17 +299,21 @@ pub enum CalendarScope<'a> {
 
 impl Store {
     /// Applies changes to existing lessons and creates new ones, all or
-    /// nothing. A held cell fails it with `Duplicate`; a stale plan with
-    /// `Refused { code: "stale" }`.
+    /// nothing, with the reminder and notice jobs they cause: a lesson
+    /// leaving `booked` withdraws its pending reminders in the same
+    /// transaction. A held cell fails it with `Duplicate`; a stale plan
+    /// with `Refused { code: "stale" }`.
     pub async fn apply_lessons(
         &self,
         changes: &[LessonChange],
         new: Option<&NewLessons>,
         credit_count: usize,
+        jobs: &[NewJob],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let vars = json!({
-            "changes": changes, "new": new, "credit_count": credit_count, "now": ts(now),
+            "changes": changes, "new": new, "credit_count": credit_count, "jobs": jobs,
+            "now": ts(now),
         });
         self.value(APPLY, vars, 0).await.map(|_| ())
     }
@@ -461,7 +480,7 @@ mod tests {
                 64 + (i % 4)..68 + (i % 4),
             );
             tasks.push(tokio::spawn(async move {
-                store.apply_lessons(&[], Some(&new), 0, now).await
+                store.apply_lessons(&[], Some(&new), 0, &[], now).await
             }));
         }
         let mut ok = 0;

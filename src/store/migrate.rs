@@ -21,6 +21,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_scheduling.surql",
         sql: include_str!("../../migrations/0002_scheduling.surql"),
     },
+    Migration {
+        name: "0003_notifications.surql",
+        sql: include_str!("../../migrations/0003_notifications.surql"),
+    },
 ];
 
 impl Store {

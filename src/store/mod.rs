@@ -11,6 +11,7 @@ mod credits;
 mod feeds;
 pub mod lessons;
 mod migrate;
+pub mod notify;
 mod sessions;
 mod students;
 pub mod tutors;
@@ -173,6 +174,12 @@ impl Store {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Raw SurrealQL for tools (seeding benchmarks): statement `idx`'s
+    /// result as JSON. The server itself goes through the typed methods.
+    pub async fn execute(&self, sql: &str, vars: Value, idx: usize) -> Result<Value, StoreError> {
+        self.value(sql, vars, idx).await
     }
 
     /// Runs a query and reads statement `idx` as a list of rows.

@@ -91,6 +91,28 @@ impl Store {
         Ok((c.id, c.password_hash))
     }
 
+    /// Changes what a user may edit about themselves; `phone: Some(None)`
+    /// removes the number.
+    pub async fn update_profile(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        phone: Option<Option<&str>>,
+        timezone: Option<&str>,
+    ) -> Result<UserRow, StoreError> {
+        let sql = format!(
+            "UPDATE type::record('user', $id) SET name = $name ?? name,
+                 phone = IF $set_phone THEN $phone ELSE phone END,
+                 timezone = $timezone ?? timezone RETURN NONE;
+             SELECT {USER_FIELDS} FROM ONLY type::record('user', $id);"
+        );
+        let vars = json!({
+            "id": id, "name": name, "set_phone": phone.is_some(), "phone": phone.flatten(),
+            "timezone": timezone,
+        });
+        self.row(&sql, vars, 1).await
+    }
+
     pub async fn user(&self, id: &str) -> Result<UserRow, StoreError> {
         let sql = format!("SELECT {USER_FIELDS} FROM ONLY type::record('user', $id)");
         self.row(&sql, json!({ "id": id }), 0).await

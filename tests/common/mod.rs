@@ -2,8 +2,11 @@
 //! and the protocol client from `cms-loadtest`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod notify;
 pub mod process;
 pub mod sched;
+pub mod smtp;
+pub mod twilio;
 
 use std::time::Duration;
 
@@ -39,6 +42,11 @@ pub fn test_config() -> Config {
     c.database.url = "mem://".into();
     c.auth.secret = Some("test-secret".into());
     c.log.filter = "warn".into();
+    // Booking notices go to a file outbox unless a test starts SMTP.
+    c.email.outbox_dir = std::env::temp_dir()
+        .join(format!("cms-test-outbox-{}", std::process::id()))
+        .to_string_lossy()
+        .into_owned();
     c
 }
 
@@ -66,6 +74,11 @@ pub async fn spawn_app_on(config: Config, clock: std::sync::Arc<dyn cms_actors::
     let app = Application::build_with_clock(config, clock)
         .await
         .expect("server builds");
+    serve(app)
+}
+
+/// Runs a built server in the background.
+pub fn serve(app: Application) -> TestApp {
     let port = app.port();
     let handle = app.handle();
     let store = app.store();
@@ -122,6 +135,7 @@ impl TestApp {
             "GET" => self.http.get(url),
             "POST" => self.http.post(url),
             "PUT" => self.http.put(url),
+            "PATCH" => self.http.patch(url),
             other => panic!("method {other}"),
         };
         if let Some(t) = token {

@@ -1,0 +1,35 @@
+//! Notification wire types: `notification` on `user:<id>` (a booking
+//! notice or reminder, also kept for `GET /api/v1/notifications`) and
+//! `notification:failed` on `admin:monitor` (a message that could not be
+//! delivered after every retry).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: String,
+    /// reminder, booked, cancelled or rescheduled.
+    pub kind: String,
+    pub text: String,
+    #[serde(default)]
+    pub occurrence_id: Option<String>,
+    pub created_at: String,
+    pub read: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedDelivery {
+    /// email or sms.
+    pub channel: String,
+    pub user_id: String,
+    pub error: String,
+}
+
+/// The payload of `notification:failed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryFailed {
+    pub job_id: String,
+    pub kind: String,
+    pub occurrence_id: String,
+    pub failures: Vec<FailedDelivery>,
+}

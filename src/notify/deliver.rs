@@ -1,0 +1,526 @@
+//! Sending one job: who gets it, on which channels, and the exactly-once
+//! bookkeeping around each provider call.
+//!
+//! For every (job, channel, recipient) a delivery row is claimed before the
+//! provider is called. A second look at the same job (a retry, another
+//! node, a restart) finds the row and acts on its state: `sent` is never
+//! sent again; `retry` waits for its time; `sending` means the process died
+//! between handing the message over and storing the answer. For SMS, Twilio
+//! is asked whether it accepted that text and the answer is trusted; for
+//! email there is no such question to ask, so that narrow window stays
+//! at-least-once (docs/notifications.md).
+
+use std::sync::Arc;
+
+use actix::Addr;
+use chrono::{DateTime, Duration, Utc};
+use cms_actors::Clock;
+use cms_actors::Registry;
+use cms_actors::messages::Push;
+use cms_actors::registry::{Publish, PushToUser};
+use cms_actors::store::GroupKind;
+use cms_protocol::calendar::Occurrence;
+use cms_protocol::event;
+use cms_protocol::notify::{DeliveryFailed, FailedDelivery, Notification};
+
+use super::email::{Email, IcsAttachment, Mailer};
+use super::jobs::Kind;
+use super::prefs::Prefs;
+use super::sms::Twilio;
+use super::text::{self, About, Reader};
+use crate::config::RemindersConfig;
+use crate::scheduling::ical::{FeedEvent, render_method};
+use crate::store::notify::{Begun, DeliveryUpdate, JobRow};
+use crate::store::{Store, StoreError};
+
+/// Jobs read per round.
+const BATCH: usize = 64;
+/// Jobs worked on at once: providers are slow, the store is not.
+const CONCURRENCY: usize = 16;
+/// How long a job whose processing hit a store error waits to be tried again.
+const STORE_RETRY_SECS: i64 = 30;
+
+/// Everything a send needs; shared by the scheduler's rounds.
+pub struct Notifier {
+    pub store: Store,
+    pub mailer: Mailer,
+    /// None: SMS is not configured, texts are skipped.
+    pub twilio: Option<Twilio>,
+    pub registry: Addr<Registry>,
+    pub clock: Arc<dyn Clock>,
+    pub config: RemindersConfig,
+    /// Free cancellation ends this long before a lesson (the policy's).
+    pub notice: Duration,
+    /// Where Twilio posts delivery receipts, if it can reach us.
+    pub status_callback: Option<String>,
+}
+
+/// Where one delivery stands after an attempt.
+enum Outcome {
+    Done,
+    Failed(String),
+    RetryAt(DateTime<Utc>),
+}
+
+/// One message on one channel.
+enum Send<'a> {
+    Email(Email),
+    Sms {
+        to: &'a str,
+        body: &'a str,
+    },
+    InApp {
+        id: String,
+        user: &'a str,
+        kind: &'a str,
+        text: &'a str,
+        occurrence: &'a str,
+    },
+}
+
+impl Send<'_> {
+    fn channel(&self) -> &'static str {
+        match self {
+            Self::Email(_) => "email",
+            Self::Sms { .. } => "sms",
+            Self::InApp { .. } => "inapp",
+        }
+    }
+}
+
+/// A provider's refusal: whether trying again could help.
+struct SendError {
+    message: String,
+    permanent: bool,
+}
+
+impl Notifier {
+    /// Sends everything due now; answers when the next job falls due.
+    pub async fn run_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        use futures_util::StreamExt;
+        loop {
+            let now = self.clock.now();
+            let due = self.store.due_jobs(now, BATCH).await?;
+            let n = due.len();
+            futures_util::stream::iter(due)
+                .for_each_concurrent(CONCURRENCY, |job| async move {
+                    if let Err(e) = self.process(&job).await {
+                        tracing::warn!(job = %job.key, error = %e, "notification job failed; will retry");
+                        let later = self.clock.now() + Duration::seconds(STORE_RETRY_SECS);
+                        let _ = self.store.defer_job(&job.key, later).await;
+                    }
+                })
+                .await;
+            if n < BATCH {
+                break;
+            }
+        }
+        self.store.next_due().await
+    }
+
+    async fn process(&self, job: &JobRow) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let Some(kind) = Kind::parse(&job.kind) else {
+            return self
+                .store
+                .finish_job(&job.key, "failed", Some("unknown kind"), now)
+                .await;
+        };
+        let lesson = match self.store.occurrence(&job.lesson).await {
+            Err(StoreError::NotFound) => {
+                return self
+                    .store
+                    .finish_job(&job.key, "failed", Some("no such lesson"), now)
+                    .await;
+            }
+            other => other?,
+        };
+        let start: DateTime<Utc> = lesson.start.parse().unwrap_or(now);
+        if kind == Kind::Reminder {
+            if lesson.status != "booked" {
+                // The change withdrew it in its own transaction; this is a
+                // second line only.
+                return self
+                    .store
+                    .finish_job(&job.key, "withdrawn", Some("lesson not booked"), now)
+                    .await;
+            }
+            if now >= start {
+                return self
+                    .store
+                    .finish_job(&job.key, "skipped", Some("the lesson had started"), now)
+                    .await;
+            }
+        }
+        let previous = match (&lesson.rescheduled_from, kind) {
+            (Some(p), Kind::Rescheduled) => self.store.occurrence(p).await.ok(),
+            _ => None,
+        };
+        let covered = if job.lessons.len() > 1 {
+            self.store.occurrences(&job.lessons).await?
+        } else {
+            vec![lesson.clone()]
+        };
+        let families = if job.families.is_empty() {
+            let mut f: Vec<String> = lesson
+                .students
+                .iter()
+                .map(|s| s.family_id.clone())
+                .collect();
+            f.sort();
+            f.dedup();
+            f
+        } else {
+            job.families.clone()
+        };
+        let people = self.store.recipients(&families, &lesson.tutor.id).await?;
+        let ics = self.invitation(kind, &covered, now);
+        let about = About {
+            kind,
+            lesson: &lesson,
+            count: job.lessons.len().max(1),
+            previous: previous.as_ref(),
+            notice: self.notice,
+            offset_min: job.offset_min,
+            now,
+        };
+        let mut retry_at: Option<DateTime<Utc>> = None;
+        let mut failures = Vec::new();
+        for r in &people {
+            let prefs = Prefs::from_stored(r.notify.as_ref());
+            let reader = Reader {
+                name: &r.name,
+                tz: r.timezone.parse().unwrap_or(chrono_tz::Europe::London),
+                family_id: if r.role == "parent" {
+                    r.family_id.as_deref()
+                } else {
+                    None
+                },
+            };
+            let msg = text::render(&about, &reader);
+            let mut sends = vec![Send::InApp {
+                id: format!("{}.{}", job.key, r.id),
+                user: &r.id,
+                kind: &job.kind,
+                text: &msg.inapp,
+                occurrence: &lesson.id,
+            }];
+            if prefs.email.on(kind) {
+                sends.push(Send::Email(Email {
+                    to: vec![(r.name.clone(), r.email.clone())],
+                    subject: msg.subject.clone(),
+                    text: msg.text.clone(),
+                    html: msg.html.clone(),
+                    ics: ics.clone(),
+                    message_id: format!("{}.{}@cms-education", job.key, r.id),
+                }));
+            }
+            if prefs.sms.on(kind)
+                && !r.sms_stopped
+                && self.twilio.is_some()
+                && let Some(phone) = r.phone.as_deref()
+            {
+                sends.push(Send::Sms {
+                    to: phone,
+                    body: &msg.sms,
+                });
+            }
+            for send in sends {
+                let channel = send.channel();
+                match self.deliver(&job.key, &r.id, send).await? {
+                    Outcome::Done => {}
+                    Outcome::Failed(error) => failures.push(FailedDelivery {
+                        channel: channel.into(),
+                        user_id: r.id.clone(),
+                        error,
+                    }),
+                    Outcome::RetryAt(t) => retry_at = Some(retry_at.map_or(t, |x| x.min(t))),
+                }
+            }
+        }
+        let now = self.clock.now();
+        if let Some(t) = retry_at {
+            return self.store.defer_job(&job.key, t).await;
+        }
+        if failures.is_empty() {
+            return self.store.finish_job(&job.key, "sent", None, now).await;
+        }
+        self.store
+            .finish_job(&job.key, "failed", Some("a delivery failed"), now)
+            .await?;
+        let payload = DeliveryFailed {
+            job_id: job.key.clone(),
+            kind: job.kind.clone(),
+            occurrence_id: lesson.id.clone(),
+            failures,
+        };
+        self.registry.do_send(Publish {
+            kind: GroupKind::Admins,
+            id: "monitor".into(),
+            push: Push::new("admin:monitor".into(), event::NOTIFICATION_FAILED, &payload),
+        });
+        Ok(())
+    }
+
+    /// The calendar file a notice carries: the booked lessons as a
+    /// REQUEST, cancelled ones as a CANCEL. Reminders carry none.
+    fn invitation(
+        &self,
+        kind: Kind,
+        lessons: &[Occurrence],
+        now: DateTime<Utc>,
+    ) -> Option<IcsAttachment> {
+        let method = match kind {
+            Kind::Booked | Kind::Rescheduled => "REQUEST",
+            Kind::Cancelled => "CANCEL",
+            Kind::Reminder => return None,
+        };
+        let events: Vec<FeedEvent> = lessons
+            .iter()
+            .filter_map(|o| FeedEvent::of(o, now))
+            .collect();
+        Some(IcsAttachment {
+            method: method.into(),
+            body: render_method("CMS Education lessons", method, &events),
+        })
+    }
+
+    /// One message to one person, at most once.
+    async fn deliver(&self, job: &str, user: &str, send: Send<'_>) -> Result<Outcome, StoreError> {
+        let channel = send.channel();
+        let now = self.clock.now();
+        let address = match &send {
+            Send::Email(e) => e.to.first().map(|t| t.1.clone()).unwrap_or_default(),
+            Send::Sms { to, .. } => (*to).to_owned(),
+            Send::InApp { .. } => user.to_owned(),
+        };
+        let body = match &send {
+            Send::Sms { body, .. } => Some(*body),
+            _ => None,
+        };
+        let begun = self
+            .store
+            .begin_delivery(job, channel, user, &address, body, now)
+            .await?;
+        // A text is retried with the words it was first sent with.
+        let first_body = match &begun {
+            Begun::Existing(d) => d.body.clone(),
+            _ => None,
+        };
+        let send = match (send, first_body.as_deref()) {
+            (Send::Sms { to, .. }, Some(body)) => Send::Sms { to, body },
+            (send, _) => send,
+        };
+        let attempts = match begun {
+            Begun::JobGone => return Ok(Outcome::Done),
+            Begun::New => 1,
+            Begun::Existing(d) => {
+                match d.status.as_str() {
+                    "retry" | "sending" => {
+                        if d.status == "retry"
+                            && let Some(t) = d.next_attempt_at.filter(|t| *t > now)
+                        {
+                            return Ok(Outcome::RetryAt(t));
+                        }
+                        // The last attempt died mid-send or got no clear
+                        // answer: did the provider take it after all?
+                        if let Some(id) = self.already_accepted(&send, d.created_at).await {
+                            self.record(
+                                job,
+                                channel,
+                                user,
+                                "sent",
+                                d.attempts,
+                                None,
+                                Some(&id),
+                                None,
+                            )
+                            .await?;
+                            return Ok(Outcome::Done);
+                        }
+                    }
+                    "failed" => return Ok(Outcome::Failed("failed earlier".into())),
+                    // sent, delivered, skipped
+                    _ => return Ok(Outcome::Done),
+                }
+                let n = d.attempts + 1;
+                self.record(job, channel, user, "sending", n, None, None, None)
+                    .await?;
+                n
+            }
+        };
+        match self.send(&send).await {
+            Ok(id) => {
+                self.record(
+                    job,
+                    channel,
+                    user,
+                    "sent",
+                    attempts,
+                    None,
+                    id.as_deref(),
+                    None,
+                )
+                .await?;
+                Ok(Outcome::Done)
+            }
+            Err(e) if e.permanent || attempts >= self.config.max_attempts => {
+                tracing::warn!(job, channel, user, attempts, error = %e.message, "delivery failed");
+                self.record(
+                    job,
+                    channel,
+                    user,
+                    "failed",
+                    attempts,
+                    None,
+                    None,
+                    Some(&e.message),
+                )
+                .await?;
+                Ok(Outcome::Failed(e.message))
+            }
+            Err(e) => {
+                let at = self.clock.now() + self.backoff(attempts);
+                self.record(
+                    job,
+                    channel,
+                    user,
+                    "retry",
+                    attempts,
+                    Some(at),
+                    None,
+                    Some(&e.message),
+                )
+                .await?;
+                Ok(Outcome::RetryAt(at))
+            }
+        }
+    }
+
+    /// base × 2^(attempt−1), capped.
+    fn backoff(&self, attempts: u32) -> Duration {
+        let base = self.config.backoff_base_secs.max(1);
+        let secs = base
+            .saturating_mul(1u64 << attempts.saturating_sub(1).min(30))
+            .min(self.config.backoff_max_secs.max(base));
+        Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &self,
+        job: &str,
+        channel: &str,
+        user: &str,
+        status: &str,
+        attempts: u32,
+        next: Option<DateTime<Utc>>,
+        provider_id: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let u = DeliveryUpdate {
+            status,
+            attempts,
+            next_attempt_at: next.map(crate::store::ts),
+            provider_id,
+            error,
+        };
+        self.store
+            .update_delivery(job, channel, user, &u, self.clock.now())
+            .await
+    }
+
+    /// After a crash mid-send: the provider's id for the message if it
+    /// already accepted it. Only Twilio can be asked.
+    async fn already_accepted(&self, send: &Send<'_>, since: DateTime<Utc>) -> Option<String> {
+        match (send, &self.twilio) {
+            (Send::Sms { to, body }, Some(t)) => {
+                match t.find_sent(to, body, since - Duration::minutes(5)).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not ask Twilio about an earlier send");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Hands the message to its provider; the provider's id on success.
+    async fn send(&self, send: &Send<'_>) -> Result<Option<String>, SendError> {
+        match send {
+            Send::Email(email) => match self.mailer.send(email).await {
+                Ok(()) => Ok(Some(email.message_id.clone())),
+                Err(e) => Err(SendError {
+                    permanent: e.is_permanent(),
+                    message: error_chain(&e),
+                }),
+            },
+            Send::Sms { to, body } => {
+                let Some(t) = &self.twilio else {
+                    return Err(SendError {
+                        message: "SMS is not configured".into(),
+                        permanent: true,
+                    });
+                };
+                match t.send(to, body, self.status_callback.as_deref()).await {
+                    Ok(sent) => Ok(Some(sent.sid)),
+                    Err(e) => Err(SendError {
+                        permanent: e.is_permanent(),
+                        message: error_chain(&e),
+                    }),
+                }
+            }
+            Send::InApp {
+                id,
+                user,
+                kind,
+                text,
+                occurrence,
+            } => {
+                let now = self.clock.now();
+                let stored = self
+                    .store
+                    .create_notification(id, user, kind, text, Some(occurrence), now)
+                    .await
+                    .map_err(|e| SendError {
+                        message: error_chain(&e),
+                        permanent: false,
+                    })?;
+                // None: stored by an earlier attempt, which pushed it.
+                if let Some(n) = stored {
+                    let payload = Notification {
+                        id: n.id,
+                        kind: n.kind,
+                        text: n.text,
+                        occurrence_id: n.occurrence_id,
+                        created_at: n.created_at,
+                        read: n.read,
+                    };
+                    self.registry.do_send(PushToUser {
+                        user_id: (*user).to_owned(),
+                        push: Push::new(
+                            format!("user:{user}").into(),
+                            event::NOTIFICATION,
+                            &payload,
+                        ),
+                    });
+                }
+                Ok(Some(id.clone()))
+            }
+        }
+    }
+}
+
+/// An error and its causes on one line, for the delivery log.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

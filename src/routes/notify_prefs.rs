@@ -1,0 +1,33 @@
+//! `GET/PUT /api/v1/me/notifications`: email and SMS on or off per kind.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::notify::prefs::Prefs;
+use crate::startup::AppState;
+
+#[utoipa::path(get, path = "/api/v1/me/notifications",
+    responses((status = 200, body = Prefs)), security(("bearer" = [])))]
+pub async fn get_prefs(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let stored = state.store.notify_prefs(&user.user_id).await?;
+    Ok(HttpResponse::Ok().json(Prefs::from_stored(stored.as_ref())))
+}
+
+/// The whole set is replaced: every channel and kind must be given.
+#[utoipa::path(put, path = "/api/v1/me/notifications", request_body = Prefs,
+    responses((status = 200, body = Prefs), (status = 422, body = super::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_prefs(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<Prefs>,
+) -> Result<HttpResponse, ApiError> {
+    let prefs = body.into_inner();
+    let value = serde_json::to_value(prefs).map_err(ApiError::internal)?;
+    state.store.set_notify_prefs(&user.user_id, &value).await?;
+    Ok(HttpResponse::Ok().json(prefs))
+}
