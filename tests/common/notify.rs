@@ -150,12 +150,18 @@ impl Rig {
                 .is_empty()
         {
             if std::time::Instant::now() > deadline {
-                let due = store
-                    .execute("SELECT * FROM delivery LIMIT 3", serde_json::json!({}), 0)
+                let due = store.due_jobs(self.clock.now(), 5).await.expect("jobs");
+                let deliveries = store
+                    .execute(
+                        "SELECT * FROM delivery WHERE status != 'sent' LIMIT 5",
+                        serde_json::json!({}),
+                        0,
+                    )
                     .await
-                    .expect("jobs");
+                    .expect("deliveries");
                 panic!(
-                    "the scheduler never settled: {} confirmations (wanted {}), due: {due:?}",
+                    "the scheduler never settled: {} confirmations (wanted {}), \
+                     due: {due:?}, unsent: {deliveries}",
                     self.mails_about("Booked:").len(),
                     before + 2
                 );
