@@ -71,7 +71,6 @@ enum Send<'a> {
     },
     InApp {
         id: String,
-        user: &'a str,
         kind: &'a str,
         text: &'a str,
         occurrence: &'a str,
@@ -184,58 +183,81 @@ impl Notifier {
             offset_min: job.offset_min,
             now,
         };
-        let mut retry_at: Option<DateTime<Utc>> = None;
-        let mut failures = Vec::new();
-        for r in &people {
-            let prefs = Prefs::from_stored(r.notify.as_ref());
-            let reader = Reader {
-                name: &r.name,
-                tz: r.timezone.parse().unwrap_or(chrono_tz::Europe::London),
-                family_id: if r.role == "parent" {
-                    r.family_id.as_deref()
-                } else {
-                    None
+        let rendered: Vec<_> = people
+            .iter()
+            .map(|r| {
+                let reader = Reader {
+                    name: &r.name,
+                    tz: r.timezone.parse().unwrap_or(chrono_tz::Europe::London),
+                    family_id: if r.role == "parent" {
+                        r.family_id.as_deref()
+                    } else {
+                        None
+                    },
+                };
+                (
+                    r,
+                    Prefs::from_stored(r.notify.as_ref()),
+                    text::render(&about, &reader),
+                )
+            })
+            .collect();
+        let mut sends = Vec::new();
+        for (r, prefs, msg) in &rendered {
+            sends.push((
+                r,
+                Send::InApp {
+                    id: format!("{}.{}", job.key, r.id),
+                    kind: &job.kind,
+                    text: &msg.inapp,
+                    occurrence: &lesson.id,
                 },
-            };
-            let msg = text::render(&about, &reader);
-            let mut sends = vec![Send::InApp {
-                id: format!("{}.{}", job.key, r.id),
-                user: &r.id,
-                kind: &job.kind,
-                text: &msg.inapp,
-                occurrence: &lesson.id,
-            }];
+            ));
             if prefs.email.on(kind) {
-                sends.push(Send::Email(Email {
-                    to: vec![(r.name.clone(), r.email.clone())],
-                    subject: msg.subject.clone(),
-                    text: msg.text.clone(),
-                    html: msg.html.clone(),
-                    ics: ics.clone(),
-                    message_id: format!("{}.{}@cms-education", job.key, r.id),
-                }));
+                sends.push((
+                    r,
+                    Send::Email(Email {
+                        to: vec![(r.name.clone(), r.email.clone())],
+                        subject: msg.subject.clone(),
+                        text: msg.text.clone(),
+                        html: msg.html.clone(),
+                        ics: ics.clone(),
+                        message_id: format!("{}.{}@cms-education", job.key, r.id),
+                    }),
+                ));
             }
             if prefs.sms.on(kind)
                 && !r.sms_stopped
                 && self.twilio.is_some()
                 && let Some(phone) = r.phone.as_deref()
             {
-                sends.push(Send::Sms {
-                    to: phone,
-                    body: &msg.sms,
-                });
+                sends.push((
+                    r,
+                    Send::Sms {
+                        to: phone,
+                        body: &msg.sms,
+                    },
+                ));
             }
-            for send in sends {
+        }
+        // Each (channel, person) is independent: send them side by side.
+        let outcomes =
+            futures_util::future::join_all(sends.into_iter().map(|(r, send)| async move {
                 let channel = send.channel();
-                match self.deliver(&job.key, &r.id, send).await? {
-                    Outcome::Done => {}
-                    Outcome::Failed(error) => failures.push(FailedDelivery {
-                        channel: channel.into(),
-                        user_id: r.id.clone(),
-                        error,
-                    }),
-                    Outcome::RetryAt(t) => retry_at = Some(retry_at.map_or(t, |x| x.min(t))),
-                }
+                (r, channel, self.deliver(&job.key, &r.id, send).await)
+            }))
+            .await;
+        let mut retry_at: Option<DateTime<Utc>> = None;
+        let mut failures = Vec::new();
+        for (r, channel, outcome) in outcomes {
+            match outcome? {
+                Outcome::Done => {}
+                Outcome::Failed(error) => failures.push(FailedDelivery {
+                    channel: channel.into(),
+                    user_id: r.id.clone(),
+                    error,
+                }),
+                Outcome::RetryAt(t) => retry_at = Some(retry_at.map_or(t, |x| x.min(t))),
             }
         }
         let now = self.clock.now();
@@ -287,6 +309,24 @@ impl Notifier {
 
     /// One message to one person, at most once.
     async fn deliver(&self, job: &str, user: &str, send: Send<'_>) -> Result<Outcome, StoreError> {
+        if let Send::InApp {
+            id,
+            kind,
+            text,
+            occurrence,
+            ..
+        } = &send
+        {
+            // The store is the provider: claim, record and store at once.
+            let stored = self
+                .store
+                .deliver_inapp(job, user, id, kind, text, occurrence, self.clock.now())
+                .await?;
+            if let Some(n) = stored {
+                self.push_notification(user, n);
+            }
+            return Ok(Outcome::Done);
+        }
         let channel = send.channel();
         let now = self.clock.now();
         let address = match &send {
@@ -472,44 +512,26 @@ impl Notifier {
                     }),
                 }
             }
-            Send::InApp {
-                id,
-                user,
-                kind,
-                text,
-                occurrence,
-            } => {
-                let now = self.clock.now();
-                let stored = self
-                    .store
-                    .create_notification(id, user, kind, text, Some(occurrence), now)
-                    .await
-                    .map_err(|e| SendError {
-                        message: error_chain(&e),
-                        permanent: false,
-                    })?;
-                // None: stored by an earlier attempt, which pushed it.
-                if let Some(n) = stored {
-                    let payload = Notification {
-                        id: n.id,
-                        kind: n.kind,
-                        text: n.text,
-                        occurrence_id: n.occurrence_id,
-                        created_at: n.created_at,
-                        read: n.read,
-                    };
-                    self.registry.do_send(PushToUser {
-                        user_id: (*user).to_owned(),
-                        push: Push::new(
-                            format!("user:{user}").into(),
-                            event::NOTIFICATION,
-                            &payload,
-                        ),
-                    });
-                }
-                Ok(Some(id.clone()))
-            }
+            // Delivered by `deliver` itself, in one transaction.
+            Send::InApp { id, .. } => Ok(Some(id.clone())),
         }
+    }
+}
+
+impl Notifier {
+    fn push_notification(&self, user: &str, n: crate::store::notify::NotificationRow) {
+        let payload = Notification {
+            id: n.id,
+            kind: n.kind,
+            text: n.text,
+            occurrence_id: n.occurrence_id,
+            created_at: n.created_at,
+            read: n.read,
+        };
+        self.registry.do_send(PushToUser {
+            user_id: user.to_owned(),
+            push: Push::new(format!("user:{user}").into(), event::NOTIFICATION, &payload),
+        });
     }
 }
 

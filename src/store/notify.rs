@@ -329,29 +329,46 @@ impl Store {
         .await
     }
 
-    /// Stores an in-app notification; false if it was stored before.
-    pub async fn create_notification(
+    /// An in-app delivery in one transaction: if the job is still pending
+    /// and this (job, user) was not delivered before, records the delivery
+    /// as sent and stores the notification. None when there is nothing to
+    /// push (already delivered, or the job was withdrawn).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn deliver_inapp(
         &self,
-        id: &str,
+        job: &str,
         user: &str,
+        id: &str,
         kind: &str,
         text: &str,
-        occurrence: Option<&str>,
+        occurrence: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<NotificationRow>, StoreError> {
         let sql = format!(
-            "CREATE type::record('notification', $id) CONTENT {{
+            "BEGIN TRANSACTION;
+            IF (SELECT VALUE status FROM ONLY type::record('notify_job', $job)) != 'pending' {{
+                THROW 'gone: the job is no longer pending';
+            }};
+            CREATE type::record('delivery', $did) CONTENT {{
+                job: type::record('notify_job', $job), channel: 'inapp',
+                user: type::record('user', $user), address: $user, status: 'sent',
+                attempts: 1, provider_id: $id, created_at: <datetime>$now,
+                updated_at: <datetime>$now, sent_at: <datetime>$now
+            }} RETURN NONE;
+            CREATE type::record('notification', $id) CONTENT {{
                 user: type::record('user', $user), kind: $kind, text: $text,
-                occurrence: IF $occ THEN type::record('lesson', $occ) ELSE NONE END,
-                created_at: <datetime>$now
-            }} RETURN {NOTIFICATION_FIELDS}"
+                occurrence: type::record('lesson', $occ), created_at: <datetime>$now
+            }} RETURN {NOTIFICATION_FIELDS};
+            COMMIT TRANSACTION;"
         );
         let vars = json!({
-            "id": id, "user": user, "kind": kind, "text": text, "occ": occurrence, "now": ts(now),
+            "job": job, "did": delivery_id(job, "inapp", user), "user": user, "id": id,
+            "kind": kind, "text": text, "occ": occurrence, "now": ts(now),
         });
-        match self.row(&sql, vars, 0).await {
-            Ok(n) => Ok(Some(n)),
+        match self.rows::<NotificationRow>(&sql, vars, 3).await {
+            Ok(rows) => Ok(rows.into_iter().next()),
             Err(StoreError::Duplicate(_)) => Ok(None),
+            Err(StoreError::Refused { code, .. }) if code == "gone" => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -529,19 +546,19 @@ mod tests {
     async fn notifications_are_stored_once_and_read_marks_stick() {
         let store = store().await;
         let now = Utc::now();
-        let n = store
-            .create_notification("j1.u1", "u1", "booked", "hello", Some("l1"), now)
-            .await
-            .unwrap()
-            .expect("new");
+        job(&store, "j1", now).await;
+        let deliver = |id: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .deliver_inapp("j1", "u1", id, "booked", "hello", "l1", now)
+                    .await
+                    .unwrap()
+            }
+        };
+        let n = deliver("j1.u1").await.expect("new");
         assert_eq!((n.kind.as_str(), n.read), ("booked", false));
-        assert!(
-            store
-                .create_notification("j1.u1", "u1", "booked", "hello", Some("l1"), now)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(deliver("j1.u1").await.is_none(), "delivered once");
         assert_eq!(store.notifications("u1", false, 10).await.unwrap().len(), 1);
         assert_eq!(store.mark_read("u1", None, now).await.unwrap(), 1);
         assert!(
@@ -550,6 +567,19 @@ mod tests {
                 .await
                 .unwrap()
                 .is_empty()
+        );
+        // A withdrawn job delivers nothing more.
+        store
+            .finish_job("j1", "withdrawn", None, now)
+            .await
+            .unwrap();
+        job(&store, "j2", now).await;
+        assert!(
+            store
+                .deliver_inapp("j1", "u2", "j1.u2", "booked", "hello", "l1", now)
+                .await
+                .unwrap()
+                .is_none()
         );
     }
 }

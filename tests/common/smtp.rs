@@ -67,7 +67,12 @@ impl SmtpSink {
             messages: messages.clone(),
             current: None,
         });
-        server.with_name("sink.test").with_tcp_listener(listener);
+        server
+            .with_name("sink.test")
+            // A real server takes many connections at once; the pools of
+            // servers stopped earlier in a test may still hold a few open.
+            .with_num_threads(32)
+            .with_tcp_listener(listener);
         // serve() blocks forever; the thread ends with the test process.
         std::thread::Builder::new()
             .name(format!("smtp-sink-{port}"))

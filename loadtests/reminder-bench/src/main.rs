@@ -35,6 +35,9 @@ struct Args {
     /// Seconds between the start of seeding and the first due job.
     #[arg(long, default_value_t = 90)]
     lead_secs: i64,
+    /// In-app only: the recipients have email switched off.
+    #[arg(long)]
+    no_email: bool,
     /// `surrealkv` (a temporary directory, synced commits) or `mem`.
     #[arg(long, default_value = "surrealkv")]
     store: String,
@@ -116,6 +119,14 @@ async fn run(args: Args) -> Result<(), BenchError> {
     }
     eprintln!();
     let (rss_end, hwm) = memory_kib();
+    let outcomes = store
+        .execute(
+            "SELECT status, note, count() AS n FROM notify_job GROUP BY status, note",
+            json!({}),
+            0,
+        )
+        .await?;
+    println!("outcomes: {outcomes}");
     let rows = store
         .execute(
             "SELECT VALUE [scheduled_at, done_at, status] FROM notify_job",
@@ -125,6 +136,8 @@ async fn run(args: Args) -> Result<(), BenchError> {
         .await?;
     let mut late = Histogram::<u64>::new(3)?;
     let mut not_sent = 0;
+    let (mut first_due, mut last_done): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) =
+        (None, None);
     for r in rows.as_array().into_iter().flatten() {
         let at = |i: usize| r[i].as_str().and_then(|s| s.parse::<DateTime<Utc>>().ok());
         if r[2] != "sent" {
@@ -132,6 +145,8 @@ async fn run(args: Args) -> Result<(), BenchError> {
             continue;
         }
         if let (Some(due), Some(done)) = (at(0), at(1)) {
+            first_due = Some(first_due.map_or(due, |t| t.min(due)));
+            last_done = Some(last_done.map_or(done, |t| t.max(done)));
             late.record(u64::try_from((done - due).num_milliseconds()).unwrap_or(0))?;
         }
     }
@@ -139,9 +154,15 @@ async fn run(args: Args) -> Result<(), BenchError> {
         .map(|d| d.count())
         .unwrap_or(0);
     let rate = args.jobs as f64 / args.spread_secs.max(1) as f64;
+    // Jobs finished per second from the first due time to the last done.
+    let span_ms = match (first_due, last_done) {
+        (Some(a), Some(b)) => (b - a).num_milliseconds().max(1),
+        _ => 1,
+    };
+    let throughput = (args.jobs - not_sent) as f64 * 1000.0 / span_ms as f64;
     println!(
         "reminders: {} jobs due at {rate:.0}/s on {}: lateness p50 {} ms, p99 {} ms, max {} ms; \
-         {not_sent} not sent; {outbox} emails written",
+         {not_sent} not sent; {outbox} emails written; {throughput:.0} jobs/s done",
         args.jobs,
         args.store,
         late.value_at_quantile(0.5),
@@ -163,7 +184,7 @@ async fn run(args: Args) -> Result<(), BenchError> {
                 "p50": late.value_at_quantile(0.5), "p90": late.value_at_quantile(0.9),
                 "p99": late.value_at_quantile(0.99), "max": late.max(),
             },
-            "not_sent": not_sent, "emails": outbox,
+            "not_sent": not_sent, "emails": outbox, "jobs_per_sec": throughput,
             "rss_kib": { "start": rss_start, "pending": rss_pending, "end": rss_end, "peak": hwm },
         })
     );
@@ -174,12 +195,13 @@ async fn run(args: Args) -> Result<(), BenchError> {
 async fn count(store: &Store, filter: &str) -> Result<i64, BenchError> {
     let v = store
         .execute(
-            &format!("SELECT VALUE count() FROM notify_job WHERE {filter} GROUP ALL"),
+            &format!("SELECT count() AS n FROM notify_job WHERE {filter} GROUP ALL"),
             json!({}),
             0,
         )
         .await?;
-    Ok(v.get(0).and_then(Value::as_i64).unwrap_or(0))
+    // No matching row at all: nothing left.
+    Ok(v.get(0).and_then(|r| r["n"].as_i64()).unwrap_or(0))
 }
 
 /// A family, a tutor and `lessons` booked lessons after the window, then
@@ -200,6 +222,17 @@ async fn seed(store: &Store, args: &Args, t0: DateTime<Utc>) -> Result<(), Bench
             0,
         )
         .await?;
+    if args.no_email {
+        let off =
+            json!({ "reminder": false, "booked": false, "cancelled": false, "rescheduled": false });
+        store
+            .execute(
+                "UPDATE user SET notify = { email: $off, sms: $off }",
+                json!({ "off": off }),
+                0,
+            )
+            .await?;
+    }
     let start = t0 + chrono::Duration::seconds(args.spread_secs + 3600);
     let lessons: Vec<Value> = (0..args.lessons)
         .map(|i| {
