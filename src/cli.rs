@@ -32,6 +32,22 @@ pub enum Command {
     /// Administration.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Bulk accounts for load runs: families, tutors, a conversation each,
+    /// and a token per account, written as JSON. Run before `serve`.
+    Seed {
+        /// Conversations to make.
+        #[arg(long, default_value_t = 500)]
+        conversations: usize,
+        /// Members of each: that many less one parents, and a tutor.
+        #[arg(long, default_value_t = 4)]
+        members: usize,
+        /// Hours the tokens stay valid.
+        #[arg(long, default_value_t = 24)]
+        token_hours: i64,
+        /// Where to write the accounts.
+        #[arg(long, default_value = "seed.json")]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

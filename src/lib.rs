@@ -10,6 +10,7 @@ pub mod lessons;
 pub mod notify;
 pub mod routes;
 pub mod scheduling;
+pub mod seed;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -4,7 +4,7 @@ use clap::Parser;
 use cms_server::cli::{AdminCommand, Cli, Command};
 use cms_server::config::Config;
 use cms_server::startup::Application;
-use cms_server::{admin, telemetry};
+use cms_server::{admin, seed, telemetry};
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
@@ -21,6 +21,19 @@ async fn main() -> std::process::ExitCode {
         None | Some(Command::Serve) => serve(config).await,
         Some(Command::Admin(AdminCommand::Create { email, name })) => {
             admin::create_from_stdin(&config, &email, name.as_deref()).await
+        }
+        Some(Command::Seed {
+            conversations,
+            members,
+            token_hours,
+            out,
+        }) => {
+            let spec = seed::SeedSpec {
+                conversations,
+                members,
+                token_ttl: chrono::Duration::hours(token_hours),
+            };
+            seed::run(&config, spec, &out).await
         }
     };
     match result {

@@ -25,6 +25,9 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 type Sink = SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>;
 type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Reply>>>>;
 
+/// Called on the reader task with each frame that no call is waiting for.
+pub type EventHook = Arc<dyn Fn(Frame) + Send + Sync>;
+
 /// The socket URL for an HTTP base such as `http://127.0.0.1:4000`.
 pub fn socket_url(base_http: &str, token: &str) -> String {
     let ws = base_http.replacen("http", "ws", 1);
@@ -54,6 +57,25 @@ impl PhxClient {
         req: tokio_tungstenite::tungstenite::handshake::client::Request,
     ) -> Result<Self, ClientError> {
         let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+        Ok(Self::start(ws, None))
+    }
+
+    /// For load: connects from `source` (a loopback address of the
+    /// caller's choosing, so many sockets don't exhaust one address's
+    /// ephemeral ports) and hands every non-reply frame to `hook` on the
+    /// reader task, as it arrives, instead of queueing it.
+    pub async fn connect_from(
+        url: &str,
+        source: std::net::IpAddr,
+        hook: EventHook,
+    ) -> Result<Self, ClientError> {
+        let req = url.into_client_request()?;
+        let stream = tcp_from(&req, source).await?;
+        let (ws, _) = tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(stream)).await?;
+        Ok(Self::start(ws, Some(hook)))
+    }
+
+    fn start(ws: WebSocketStream<MaybeTlsStream<TcpStream>>, hook: Option<EventHook>) -> Self {
         let (sink, mut stream) = ws.split();
         let waiters: Waiters = Arc::default();
         let closed: Arc<Mutex<Option<(u16, String)>>> = Arc::default();
@@ -76,7 +98,12 @@ impl PhxClient {
                             }
                             continue;
                         }
-                        let _ = tx.send(frame);
+                        match &hook {
+                            Some(h) => h(frame),
+                            None => {
+                                let _ = tx.send(frame);
+                            }
+                        }
                     }
                     Message::Close(frame) => {
                         let info = frame
@@ -92,7 +119,7 @@ impl PhxClient {
             lock(&w).clear();
             let _ = done_tx.send(());
         });
-        Ok(Self {
+        Self {
             sink: tokio::sync::Mutex::new(sink),
             waiters,
             events: tokio::sync::Mutex::new(rx),
@@ -100,7 +127,7 @@ impl PhxClient {
             next_ref: AtomicU64::new(1),
             closed,
             done: tokio::sync::Mutex::new(done_rx),
-        })
+        }
     }
 
     fn make_ref(&self) -> String {
@@ -236,6 +263,32 @@ impl PhxClient {
     pub async fn close(&self) {
         let _ = self.sink.lock().await.close().await;
     }
+}
+
+/// A TCP connection to the request's host from `source`, without Nagle's
+/// delay (small frames must leave at once for latency to mean anything).
+pub(crate) async fn tcp_from(
+    req: &tokio_tungstenite::tungstenite::handshake::client::Request,
+    source: std::net::IpAddr,
+) -> Result<TcpStream, ClientError> {
+    let host = req.uri().host().unwrap_or("127.0.0.1").to_owned();
+    let port = req.uri().port_u16().unwrap_or(80);
+    let addr = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(ClientError::Io)?
+        .next()
+        .ok_or(ClientError::Closed)?;
+    let socket = match addr {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .map_err(ClientError::Io)?;
+    socket
+        .bind(std::net::SocketAddr::new(source, 0))
+        .map_err(ClientError::Io)?;
+    let stream = socket.connect(addr).await.map_err(ClientError::Io)?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

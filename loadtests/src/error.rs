@@ -15,6 +15,10 @@ pub enum ClientError {
     Timeout(String),
     #[error("not joined to {0}")]
     NotJoined(String),
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("could not connect")]
+    Io(#[source] std::io::Error),
     #[error("bad reply payload")]
     BadReply(#[source] serde_json::Error),
 }

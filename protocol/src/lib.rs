@@ -13,6 +13,7 @@ pub mod frame;
 pub mod notify;
 pub mod presence;
 pub mod reply;
+pub mod seed;
 pub mod topic;
 
 pub use frame::{Frame, FrameError};

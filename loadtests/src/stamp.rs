@@ -1,0 +1,74 @@
+//! The body of every load message: who sent it, its number in that
+//! sender's sequence, and when it was meant to leave, in microseconds on
+//! the generator's monotonic clock. Receivers in the same process read the
+//! stamp back, so latency is end to end with no clock skew.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// The generator's time zero; every stamp counts from it.
+pub fn base() -> Instant {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+/// Microseconds since [`base`].
+pub fn now_us() -> u64 {
+    u64::try_from(base().elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// The sending socket's index in the run.
+    pub sender: u32,
+    /// 1, 2, 3 … per sender.
+    pub n: u32,
+    pub at_us: u64,
+}
+
+impl Stamp {
+    /// `lt <sender> <n> <at_us> ` padded with `x` to `size` bytes.
+    pub fn body(&self, size: usize) -> String {
+        let mut s = format!("lt {} {} {} ", self.sender, self.n, self.at_us);
+        while s.len() < size {
+            s.push('x');
+        }
+        s
+    }
+
+    pub fn parse(body: &str) -> Option<Stamp> {
+        let mut it = body.split(' ');
+        if it.next()? != "lt" {
+            return None;
+        }
+        Some(Stamp {
+            sender: it.next()?.parse().ok()?,
+            n: it.next()?.parse().ok()?,
+            at_us: it.next()?.parse().ok()?,
+        })
+    }
+
+    /// One number per message, for sets.
+    pub fn key(&self) -> u64 {
+        (u64::from(self.sender) << 32) | u64::from(self.n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_reads_back_whatever_its_padding() {
+        let s = Stamp {
+            sender: 7,
+            n: 42,
+            at_us: 123_456,
+        };
+        let b = s.body(100);
+        assert_eq!(b.len(), 100);
+        assert_eq!(Stamp::parse(&b), Some(s));
+        assert_eq!(Stamp::parse(&s.body(0)), Some(s));
+        assert_eq!(Stamp::parse("hello there"), None);
+    }
+}
