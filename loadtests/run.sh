@@ -98,11 +98,11 @@ for round in $(seq 1 "$ROUNDS"); do
       load "$sys" "$round" capacity --sockets "$CAPACITY" --members 4 --hold-secs 3
     fi
     load "$sys" "$round" chat --conversations 500 --members 4 --rate 1000 --secs "$CHAT_SECS"
-    load "$sys" "$round" chat --conversations 500 --members 4 --rate 2000 --secs "$STEP_SECS" \
+    load "$sys" "$round" chat --conversations 500 --members 4 --rate 250 --secs "$STEP_SECS" \
       --find-max --p99-ms 50
     if [ "$sys" = cms ]; then
       load cms "$round" reconnect --conversations $((RECONNECT_SOCKETS / 4)) --members 4 \
-        --rate 1000 --secs 12 --share 0.5
+        --rate 300 --secs 12 --share 0.5
       load cms "$round" booking-race --requests 200
     fi
     stop
@@ -114,5 +114,7 @@ done
 python3 loadtests/summarize.py "$OUT" \
   --command "loadtests/run.sh (ROUNDS=$ROUNDS QUICK=$QUICK CAPACITY=$CAPACITY)" \
   --markdown BENCHMARKS.md
-cp "$OUT" loadtests/last-run.jsonl
+mkdir -p target/loadtest
+cp "$OUT" target/loadtest/last-run.jsonl
+cp "$WORK/load.log" target/loadtest/last-run.log
 echo "figures written to BENCHMARKS.md"

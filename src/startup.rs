@@ -137,6 +137,14 @@ impl Application {
                 .app_data(state.clone())
                 .configure(crate::routes::configure)
         })
+        // Socket pushes are small frames that must leave at once; with
+        // Nagle's algorithm a second push waits for the client's delayed
+        // ACK (40 ms on Linux).
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        })
         .listen(listener)
         .map_err(bind_err)?
         // Signals are handled below, so sockets get a 1001 close first.

@@ -12,6 +12,19 @@ pub fn base() -> Instant {
     *BASE.get_or_init(Instant::now)
 }
 
+/// Tells this run's messages apart from earlier runs' on the same store:
+/// the server answers a repeated client_msg_id with the stored original
+/// and broadcasts nothing, as a retrying client needs.
+pub fn run_id() -> &'static str {
+    static RUN: OnceLock<String> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros());
+        format!("{:x}{:x}", t, std::process::id())
+    })
+}
+
 /// Microseconds since [`base`].
 pub fn now_us() -> u64 {
     u64::try_from(base().elapsed().as_micros()).unwrap_or(u64::MAX)
@@ -46,6 +59,11 @@ impl Stamp {
             n: it.next()?.parse().ok()?,
             at_us: it.next()?.parse().ok()?,
         })
+    }
+
+    /// The message's client_msg_id: unique across runs.
+    pub fn client_msg_id(&self) -> String {
+        format!("{}-{}-{}", run_id(), self.sender, self.n)
     }
 
     /// One number per message, for sets.

@@ -196,7 +196,7 @@ pub async fn send_for(
                 let target = world.target;
                 tokio::spawn(async move {
                     let body = stamp.body(body_bytes);
-                    let id = format!("{}-{}", stamp.sender, stamp.n);
+                    let id = stamp.client_msg_id();
                     match conn.send(&topic, &body, &id).await {
                         // NATS answers nothing: accepted once written.
                         Ok(()) if target == crate::world::Target::Nats => t.ack(c, &body),
