@@ -82,8 +82,13 @@ impl Conn {
                     None => json!({}),
                 };
                 let reply = expect_ok(client.join(&conv, params).await?)?;
-                if since_seq.is_some() {
-                    catch_up(&client, tracker, r, &conv, &reply).await?;
+                match since_seq {
+                    Some(_) => catch_up(&client, tracker, r, &conv, &reply).await?,
+                    None => {
+                        if let Some(latest) = reply["latest_seq"].as_u64() {
+                            tracker.note_seq(r, latest);
+                        }
+                    }
                 }
                 Conn::Phx(client)
             }

@@ -12,17 +12,18 @@ pub fn base() -> Instant {
     *BASE.get_or_init(Instant::now)
 }
 
-/// Tells this run's messages apart from earlier runs' on the same store:
-/// the server answers a repeated client_msg_id with the stored original
-/// and broadcasts nothing, as a retrying client needs.
-pub fn run_id() -> &'static str {
-    static RUN: OnceLock<String> = OnceLock::new();
-    RUN.get_or_init(|| {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros());
-        format!("{:x}{:x}", t, std::process::id())
-    })
+/// A fresh run number: tells one run's messages apart from earlier runs'
+/// on the same store (the server answers a repeated client_msg_id with the
+/// stored original and broadcasts nothing, as a retrying client needs).
+pub fn new_run() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    // Time, the process, and a counter for runs started in the same instant.
+    (t << 8)
+        ^ (u64::from(std::process::id()) << 40)
+        ^ NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Microseconds since [`base`].
@@ -32,6 +33,8 @@ pub fn now_us() -> u64 {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
+    /// The run, from [`new_run`].
+    pub run: u64,
     /// The sending socket's index in the run.
     pub sender: u32,
     /// 1, 2, 3 … per sender.
@@ -40,21 +43,27 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    /// `lt <sender> <n> <at_us> ` padded with `x` to `size` bytes.
+    /// `lt <run> <sender> <n> <at_us> ` padded with `x` to `size` bytes.
     pub fn body(&self, size: usize) -> String {
-        let mut s = format!("lt {} {} {} ", self.sender, self.n, self.at_us);
+        let mut s = format!(
+            "lt {:x} {} {} {} ",
+            self.run, self.sender, self.n, self.at_us
+        );
         while s.len() < size {
             s.push('x');
         }
         s
     }
 
-    pub fn parse(body: &str) -> Option<Stamp> {
+    /// Run `run`'s stamp; None for anything else, other runs' messages on
+    /// the same store included.
+    pub fn parse(body: &str, run: u64) -> Option<Stamp> {
         let mut it = body.split(' ');
-        if it.next()? != "lt" {
+        if it.next()? != "lt" || u64::from_str_radix(it.next()?, 16).ok()? != run {
             return None;
         }
         Some(Stamp {
+            run,
             sender: it.next()?.parse().ok()?,
             n: it.next()?.parse().ok()?,
             at_us: it.next()?.parse().ok()?,
@@ -63,7 +72,7 @@ impl Stamp {
 
     /// The message's client_msg_id: unique across runs.
     pub fn client_msg_id(&self) -> String {
-        format!("{}-{}-{}", run_id(), self.sender, self.n)
+        format!("{:x}-{}-{}", self.run, self.sender, self.n)
     }
 
     /// One number per message, for sets.
@@ -79,14 +88,16 @@ mod tests {
     #[test]
     fn a_body_reads_back_whatever_its_padding() {
         let s = Stamp {
+            run: new_run(),
             sender: 7,
             n: 42,
             at_us: 123_456,
         };
         let b = s.body(100);
         assert_eq!(b.len(), 100);
-        assert_eq!(Stamp::parse(&b), Some(s));
-        assert_eq!(Stamp::parse(&s.body(0)), Some(s));
-        assert_eq!(Stamp::parse("hello there"), None);
+        assert_eq!(Stamp::parse(&b, s.run), Some(s));
+        assert_eq!(Stamp::parse(&s.body(0), s.run), Some(s));
+        assert_eq!(Stamp::parse("hello there", s.run), None);
+        assert_eq!(Stamp::parse(&b, new_run()), None, "another run's");
     }
 }

@@ -24,6 +24,8 @@ struct Receiver {
 
 /// Shared by every socket of a run.
 pub struct Tracker {
+    /// This run's number, in every body it sends.
+    pub run: u64,
     latency: Mutex<Histogram<u64>>,
     receivers: Vec<Mutex<Receiver>>,
     /// Conversation of each receiver.
@@ -67,6 +69,7 @@ impl Tracker {
         conversations: usize,
     ) -> Result<Self, hdrhistogram::CreationError> {
         Ok(Self {
+            run: crate::stamp::new_run(),
             latency: Mutex::new(Histogram::new_with_bounds(1, MAX_US, 3)?),
             receivers: conv_of.iter().map(|_| Mutex::default()).collect(),
             conv_of,
@@ -85,7 +88,7 @@ impl Tracker {
     pub fn deliver(&self, r: usize, body: &str, seq: Option<u64>) {
         let arrived = now_us();
         if self.take(r, body, seq, false)
-            && let Some(s) = Stamp::parse(body)
+            && let Some(s) = Stamp::parse(body, self.run)
         {
             let _ = lock(&self.latency).record(arrived.saturating_sub(s.at_us).max(1));
         }
@@ -98,7 +101,7 @@ impl Tracker {
 
     /// Records the message for `r`; true when it was new.
     fn take(&self, r: usize, body: &str, seq: Option<u64>, recovered: bool) -> bool {
-        let Some(s) = Stamp::parse(body) else {
+        let Some(s) = Stamp::parse(body, self.run) else {
             return false;
         };
         let Some(slot) = self.receivers.get(r) else {
@@ -129,7 +132,7 @@ impl Tracker {
 
     /// The system accepted this message for conversation `c`.
     pub fn ack(&self, c: usize, body: &str) {
-        match (Stamp::parse(body), self.acked.get(c)) {
+        match (Stamp::parse(body, self.run), self.acked.get(c)) {
             (Some(s), Some(list)) => lock(list).push(s.key()),
             _ => self.error(),
         }
@@ -137,6 +140,15 @@ impl Tracker {
 
     pub fn error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The conversation's latest seq when `r` joined: where its catch-up
+    /// starts if it has seen nothing since.
+    pub fn note_seq(&self, r: usize, seq: u64) {
+        if let Some(m) = self.receivers.get(r) {
+            let mut rx = lock(m);
+            rx.last_seq = rx.last_seq.max(seq);
+        }
     }
 
     pub fn last_seq(&self, r: usize) -> u64 {
@@ -213,8 +225,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
-    fn body(sender: u32, n: u32) -> String {
+    fn body(t: &Tracker, sender: u32, n: u32) -> String {
         Stamp {
+            run: t.run,
             sender,
             n,
             at_us: now_us(),
@@ -227,15 +240,15 @@ mod tests {
         // Two conversations: receivers 0,1 in the first, 2 in the second.
         let t = Tracker::new(vec![0, 0, 1], 2).unwrap();
         for n in 1..=3 {
-            t.ack(0, &body(0, n));
+            t.ack(0, &body(&t, 0, n));
         }
-        t.ack(1, &body(2, 1));
-        t.deliver(0, &body(0, 1), Some(1));
-        t.deliver(0, &body(0, 3), Some(3));
-        t.deliver(0, &body(0, 2), Some(2)); // late
-        t.deliver(1, &body(0, 1), Some(1));
-        t.deliver(1, &body(0, 1), Some(1)); // twice
-        t.recover(1, &body(0, 2), Some(2));
+        t.ack(1, &body(&t, 2, 1));
+        t.deliver(0, &body(&t, 0, 1), Some(1));
+        t.deliver(0, &body(&t, 0, 3), Some(3));
+        t.deliver(0, &body(&t, 0, 2), Some(2)); // late
+        t.deliver(1, &body(&t, 0, 1), Some(1));
+        t.deliver(1, &body(&t, 0, 1), Some(1)); // twice
+        t.recover(1, &body(&t, 0, 2), Some(2));
         let tally = t.tally();
         assert_eq!(tally.expected, 3 + 3 + 1);
         // Receiver 1 misses n=3, receiver 2 misses its one message.

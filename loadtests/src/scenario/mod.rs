@@ -186,6 +186,7 @@ pub async fn send_for(
             let r = senders[(i as usize) % senders.len()];
             let c = sockets.conv_of.get(r).copied().unwrap_or(0);
             let stamp = Stamp {
+                run: tracker.run,
                 sender: r as u32,
                 n: numbers.next(r),
                 at_us: start_us + (i as f64 * 1e6 / rate) as u64,
