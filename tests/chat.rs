@@ -370,3 +370,55 @@ async fn edits_and_deletes_by_the_author_are_broadcast_and_audited() {
         .collect();
     assert_eq!(previous, vec!["See you at 4", "See you at 5"]);
 }
+
+/// A socket joining a conversation while messages flow gets, live, every
+/// message after the join reply's `latest_seq`: none falls between the
+/// actor subscribing it and the socket learning of its join.
+#[actix_web::test]
+async fn joining_while_messages_flow_misses_nothing_after_latest_seq() {
+    const MESSAGES: u64 = 300;
+    let mut config = test_config();
+    // One sender, as fast as it can: not what the rate limit is for.
+    config.socket.rate_per_second = 10_000.0;
+    config.socket.rate_burst = 10_000.0;
+    let app = spawn_app_with(config).await;
+    let t = thread(&app).await;
+    let topic = topic(&t.conversation);
+    let sender = std::sync::Arc::new(app.joined(&t.tutor, &topic).await);
+    let s = sender.clone();
+    let tp = topic.clone();
+    let sending = actix_web::rt::spawn(async move {
+        for i in 0..MESSAGES {
+            let id = format!("flow-{i}");
+            s.push_no_wait(
+                &tp,
+                "message:send",
+                json!({ "client_msg_id": id, "body": id }),
+            )
+            .await
+            .unwrap();
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    });
+    let mut joiners = Vec::new();
+    for _ in 0..15 {
+        let c = app.connect(&t.parent1).await;
+        let r = c.join(&topic, json!({})).await.unwrap();
+        let latest = r.response["latest_seq"].as_u64().unwrap();
+        joiners.push((c, latest));
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    sending.await.unwrap();
+    for (c, latest) in joiners {
+        let mut seqs = Vec::new();
+        while latest < MESSAGES && seqs.last().copied() != Some(MESSAGES) {
+            let f = c
+                .next_event_named(&topic, "message:new", WAIT)
+                .await
+                .unwrap_or_else(|e| panic!("after {latest}: got {seqs:?}, then {e}"));
+            seqs.push(f.payload["seq"].as_u64().unwrap());
+        }
+        let want: Vec<u64> = (latest + 1..=MESSAGES).collect();
+        assert_eq!(seqs, want, "joined at {latest}");
+    }
+}

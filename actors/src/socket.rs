@@ -57,6 +57,11 @@ pub struct SocketSession {
     id: Option<SocketId>,
     /// Joined topics by name.
     channels: HashMap<String, Channel>,
+    /// Pushes for topics whose join is on its way back: the topic's actor
+    /// subscribes this socket before the answer arrives here, and what it
+    /// broadcasts in between comes after the join's catch-up, so it is
+    /// held and sent right after the join reply rather than dropped.
+    joining: HashMap<String, Vec<Push>>,
     last_heard: Instant,
     bucket: TokenBucket,
     /// A fragmented message being put together.
@@ -72,6 +77,7 @@ impl SocketSession {
             config,
             id: None,
             channels: HashMap::new(),
+            joining: HashMap::new(),
             last_heard: now,
             bucket: TokenBucket::new(config.rate, now),
             partial: None,
@@ -244,8 +250,10 @@ impl SocketSession {
                 ))
             }
         };
+        self.joining.insert(name.clone(), Vec::new());
         ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
             Ok((target, joined)) => {
+                let held = act.joining.remove(&name).unwrap_or_default();
                 act.channels.insert(
                     name.clone(),
                     Channel {
@@ -272,8 +280,14 @@ impl SocketSession {
                         },
                     );
                 }
+                for push in held {
+                    act.deliver(push, ctx);
+                }
             }
-            Err(r) => Self::reply(ctx, join_ref, msg_ref, &name, r),
+            Err(r) => {
+                act.joining.remove(&name);
+                Self::reply(ctx, join_ref, msg_ref, &name, r)
+            }
         }));
     }
 
@@ -438,6 +452,20 @@ impl Handler<Push> for SocketSession {
     type Result = ();
 
     fn handle(&mut self, msg: Push, ctx: &mut Self::Context) {
+        if !self.channels.contains_key(&*msg.topic)
+            && let Some(held) = self.joining.get_mut(&*msg.topic)
+        {
+            held.push(msg);
+            return;
+        }
+        self.deliver(msg, ctx);
+    }
+}
+
+impl SocketSession {
+    /// Writes a push on a joined channel; pushes for other topics (left,
+    /// or never joined) are dropped.
+    fn deliver(&mut self, msg: Push, ctx: &mut ws::WebsocketContext<Self>) {
         let Some(ch) = self.channels.get(&*msg.topic) else {
             return;
         };
