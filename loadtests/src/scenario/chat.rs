@@ -85,7 +85,8 @@ pub async fn run(
         server,
         o,
         o.rate,
-        "chat",
+        // The search's steps are told apart from a plain run.
+        if o.find_max { "chat-step" } else { "chat" },
     )
     .await;
     let mut held = ok(&first.report, o).then_some(first.rate);
