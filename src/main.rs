@@ -3,6 +3,7 @@
 use clap::Parser;
 use cms_server::cli::{AdminCommand, Cli, Command};
 use cms_server::config::Config;
+use cms_server::error::error_chain;
 use cms_server::startup::Application;
 use cms_server::{admin, seed, telemetry};
 
@@ -51,16 +52,4 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     println!("cms-server listening on http://{}", app.address());
     app.run_until_stopped().await?;
     Ok(())
-}
-
-/// "outer: inner: innermost", so the cause is never lost.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

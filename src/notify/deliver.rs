@@ -29,6 +29,7 @@ use super::prefs::Prefs;
 use super::sms::Twilio;
 use super::text::{self, About, Reader};
 use crate::config::RemindersConfig;
+use crate::error::error_chain;
 use crate::scheduling::ical::{FeedEvent, render_method};
 use crate::store::notify::{Begun, DeliveryUpdate, JobRow};
 use crate::store::{Store, StoreError};
@@ -533,16 +534,4 @@ impl Notifier {
             push: Push::new(format!("user:{user}").into(), event::NOTIFICATION, &payload),
         });
     }
-}
-
-/// An error and its causes on one line, for the delivery log.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

@@ -9,8 +9,8 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::{
-    Numbers, ScenarioError, Server, Sockets, close_all, connect, drain, empty_sockets, heartbeats,
-    progress, send_for, tracker,
+    Numbers, ScenarioError, Server, Sockets, close_all, connect_all, drain, heartbeats, progress,
+    send_for, tracker,
 };
 use crate::report::{Percentiles, Report};
 use crate::track::Tracker;
@@ -56,23 +56,7 @@ pub async fn run(
     o: &ChatOptions,
 ) -> Result<Vec<Report>, ScenarioError> {
     let tracker = tracker(&world)?;
-    let mut sockets = empty_sockets(&world)?;
-    connect(
-        &world,
-        &tracker,
-        0..sockets.conns.len(),
-        false,
-        &mut sockets,
-    )
-    .await;
-    if sockets.failed > 0 {
-        return Err(ScenarioError::Setup(format!(
-            "{} of {} sockets failed to open: {}",
-            sockets.failed,
-            sockets.conns.len(),
-            sockets.first_error.clone().unwrap_or_default()
-        )));
-    }
+    let sockets = connect_all(&world, &tracker).await?;
     let beats = heartbeats(&sockets);
     let ticker = progress("chat", tracker.clone());
     let mut numbers = Numbers::new(sockets.conns.len());

@@ -111,6 +111,24 @@ pub async fn connect(
     }
 }
 
+/// Opens every socket of the world, or says how many failed and why.
+pub async fn connect_all(
+    world: &Arc<World>,
+    tracker: &Arc<Tracker>,
+) -> Result<Sockets, ScenarioError> {
+    let mut sockets = empty_sockets(world)?;
+    connect(world, tracker, 0..sockets.conns.len(), false, &mut sockets).await;
+    if sockets.failed > 0 {
+        return Err(ScenarioError::Setup(format!(
+            "{} of {} sockets failed to open: {}",
+            sockets.failed,
+            sockets.conns.len(),
+            sockets.first_error.clone().unwrap_or_default()
+        )));
+    }
+    Ok(sockets)
+}
+
 pub fn empty_sockets(world: &World) -> Result<Sockets, ScenarioError> {
     let conv_of: Vec<usize> = world.sockets().iter().map(|(c, _)| *c).collect();
     Ok(Sockets {

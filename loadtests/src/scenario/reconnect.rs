@@ -10,8 +10,8 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use super::{
-    Numbers, RAMP, ScenarioError, Server, close_all, connect, drain, empty_sockets, error_chain,
-    heartbeats, progress, send_for, tracker,
+    Numbers, RAMP, ScenarioError, Server, close_all, connect_all, drain, empty_sockets,
+    error_chain, heartbeats, progress, send_for, tracker,
 };
 use crate::conn::Conn;
 use crate::report::{Percentiles, Report};
@@ -33,22 +33,7 @@ pub async fn run(
     o: &ReconnectOptions,
 ) -> Result<Report, ScenarioError> {
     let tracker = tracker(&world)?;
-    let mut sockets = empty_sockets(&world)?;
-    connect(
-        &world,
-        &tracker,
-        0..sockets.conns.len(),
-        false,
-        &mut sockets,
-    )
-    .await;
-    if sockets.failed > 0 {
-        return Err(ScenarioError::Setup(format!(
-            "{} sockets failed to open: {}",
-            sockets.failed,
-            sockets.first_error.clone().unwrap_or_default()
-        )));
-    }
+    let mut sockets = connect_all(&world, &tracker).await?;
     let total = sockets.conns.len();
     let every = (1.0 / o.share.clamp(1e-6, 1.0)).round().max(1.0) as usize;
     let dropped: HashSet<usize> = (0..total).filter(|r| r % every == 0).collect();
