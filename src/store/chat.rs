@@ -202,13 +202,12 @@ impl ChatStore for Store {
              CREATE type::record('message', [$conv, $seq]) CONTENT {{
                  conversation: $c, seq: $seq, sender: type::record('user', $sender),
                  body: $body, client_msg_id: $cmid, sent_at: <datetime>$at
-             }} RETURN NONE;
-             SELECT {MESSAGE_FIELDS} FROM ONLY type::record('message', [$conv, $seq]);
+             }} RETURN {MESSAGE_FIELDS};
              COMMIT TRANSACTION;"
         );
         let vars =
             json!({ "conv": conv, "sender": sender, "cmid": cmid, "body": body, "at": ts(at) });
-        match self.row::<MessageRow>(&sql, vars, 4).await {
+        match self.row::<MessageRow>(&sql, vars, 3).await {
             Ok(row) => Ok(Appended::New(row.into())),
             Err(StoreError::Duplicate(_)) => {
                 match self.message_by_client_id(conv, sender, cmid).await {
