@@ -113,3 +113,33 @@ async fn history_survives_a_graceful_restart_and_acknowledged_messages_survive_k
         );
     }
 }
+
+/// Phoenix clients put the bearer token in the socket URL; the access log
+/// names the path, never the query.
+#[tokio::test]
+async fn the_access_log_never_holds_a_token() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = common::process::start_logging(dir.path(), "info");
+    let app = TestApp::remote(server.port);
+    let t = thread(&app).await;
+    let c = app.joined(&t.parent1, &topic(&t.conversation)).await;
+    c.close().await;
+    let deadline = std::time::Instant::now() + WAIT;
+    let logged = |needle: &str| {
+        server
+            .output
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(needle))
+    };
+    while !logged("/socket/websocket") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upgrade is logged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!logged(&t.parent1.token), "a token reached the log");
+    assert!(!logged("token="), "a query string reached the log");
+}

@@ -8,6 +8,8 @@ use std::time::Duration;
 pub struct Server {
     pub child: Child,
     pub port: u16,
+    /// Everything the server has printed so far.
+    pub output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// A failed assertion must not leave a server running.
@@ -20,6 +22,11 @@ impl Drop for Server {
 
 /// Starts `cms-server` on a surrealkv directory and waits for its address.
 pub fn start(dir: &Path) -> Server {
+    start_logging(dir, "warn")
+}
+
+/// As [`start`], logging at `filter`.
+pub fn start_logging(dir: &Path, filter: &str) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cms-server"))
         .args([
             "--config",
@@ -30,7 +37,7 @@ pub fn start(dir: &Path) -> Server {
         ])
         .arg(format!("surrealkv://{}", dir.join("db").display()))
         .env("CMS_AUTH_SECRET", "durability-test")
-        .env("CMS_LOG_FILTER", "warn")
+        .env("CMS_LOG_FILTER", filter)
         // The test sends in bursts far above a person's rate.
         .env("CMS_SOCKET_RATE_BURST", "100000")
         .stdout(Stdio::piped())
@@ -39,8 +46,11 @@ pub fn start(dir: &Path) -> Server {
         .expect("server starts");
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
+    let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = output.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            kept.lock().unwrap().push(line.clone());
             if let Some(addr) = line.split("http://").nth(1) {
                 let _ = tx.send(addr.trim().to_owned());
             }
@@ -54,7 +64,11 @@ pub fn start(dir: &Path) -> Server {
         .next()
         .and_then(|p| p.parse().ok())
         .expect("port");
-    Server { child, port }
+    Server {
+        child,
+        port,
+        output,
+    }
 }
 
 pub fn signal(child: &Child, sig: &str) {
