@@ -63,19 +63,11 @@ enum Outcome {
     RetryAt(DateTime<Utc>),
 }
 
-/// One message on one channel.
+/// One message on one provider's channel. In-app notifications are not
+/// among them: the store is their provider (`deliver_inapp`).
 enum Send<'a> {
     Email(Email),
-    Sms {
-        to: &'a str,
-        body: &'a str,
-    },
-    InApp {
-        id: String,
-        kind: &'a str,
-        text: &'a str,
-        occurrence: &'a str,
-    },
+    Sms { to: &'a str, body: &'a str },
 }
 
 impl Send<'_> {
@@ -83,7 +75,6 @@ impl Send<'_> {
         match self {
             Self::Email(_) => "email",
             Self::Sms { .. } => "sms",
-            Self::InApp { .. } => "inapp",
         }
     }
 }
@@ -205,15 +196,6 @@ impl Notifier {
             .collect();
         let mut sends = Vec::new();
         for (r, prefs, msg) in &rendered {
-            sends.push((
-                r,
-                Send::InApp {
-                    id: format!("{}.{}", job.key, r.id),
-                    kind: &job.kind,
-                    text: &msg.inapp,
-                    occurrence: &lesson.id,
-                },
-            ));
             if prefs.email.on(kind) {
                 sends.push((
                     r,
@@ -242,12 +224,16 @@ impl Notifier {
             }
         }
         // Each (channel, person) is independent: send them side by side.
-        let outcomes =
+        let inapp = futures_util::future::join_all(rendered.iter().map(|(r, _, msg)| {
+            self.deliver_inapp(&job.key, &r.id, &job.kind, &msg.inapp, &lesson.id)
+        }));
+        let providers =
             futures_util::future::join_all(sends.into_iter().map(|(r, send)| async move {
                 let channel = send.channel();
                 (r, channel, self.deliver(&job.key, &r.id, send).await)
-            }))
-            .await;
+            }));
+        let (inapp, outcomes) = futures_util::future::join(inapp, providers).await;
+        inapp.into_iter().collect::<Result<(), _>>()?;
         let mut retry_at: Option<DateTime<Utc>> = None;
         let mut failures = Vec::new();
         for (r, channel, outcome) in outcomes {
@@ -308,32 +294,35 @@ impl Notifier {
         })
     }
 
+    /// An in-app notification, at most once: the store is the provider,
+    /// so the claim and the notification are one transaction.
+    async fn deliver_inapp(
+        &self,
+        job: &str,
+        user: &str,
+        kind: &str,
+        text: &str,
+        occurrence: &str,
+    ) -> Result<(), StoreError> {
+        let id = format!("{job}.{user}");
+        let stored = self
+            .store
+            .deliver_inapp(job, user, &id, kind, text, occurrence, self.clock.now())
+            .await?;
+        // None: stored (and pushed) by an earlier attempt.
+        if let Some(n) = stored {
+            self.push_notification(user, n);
+        }
+        Ok(())
+    }
+
     /// One message to one person, at most once.
     async fn deliver(&self, job: &str, user: &str, send: Send<'_>) -> Result<Outcome, StoreError> {
-        if let Send::InApp {
-            id,
-            kind,
-            text,
-            occurrence,
-            ..
-        } = &send
-        {
-            // The store is the provider: claim, record and store at once.
-            let stored = self
-                .store
-                .deliver_inapp(job, user, id, kind, text, occurrence, self.clock.now())
-                .await?;
-            if let Some(n) = stored {
-                self.push_notification(user, n);
-            }
-            return Ok(Outcome::Done);
-        }
         let channel = send.channel();
         let now = self.clock.now();
         let address = match &send {
             Send::Email(e) => e.to.first().map(|t| t.1.clone()).unwrap_or_default(),
             Send::Sms { to, .. } => (*to).to_owned(),
-            Send::InApp { .. } => user.to_owned(),
         };
         let body = match &send {
             Send::Sms { body, .. } => Some(*body),
@@ -513,8 +502,6 @@ impl Notifier {
                     }),
                 }
             }
-            // Delivered by `deliver` itself, in one transaction.
-            Send::InApp { id, .. } => Ok(Some(id.clone())),
         }
     }
 }
