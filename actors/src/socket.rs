@@ -274,14 +274,16 @@ impl SocketSession {
                         &Frame {
                             join_ref,
                             msg_ref: None,
-                            topic: name,
+                            topic: name.clone(),
                             event: event::PRESENCE_STATE.to_owned(),
                             payload: serde_json::to_value(state).unwrap_or(Value::Null),
                         },
                     );
                 }
-                for push in held {
-                    act.deliver(push, ctx);
+                if let Some(ch) = act.channels.get(&name) {
+                    for push in &held {
+                        Self::write_push(ctx, ch, push);
+                    }
                 }
             }
             Err(r) => {
@@ -452,23 +454,21 @@ impl Handler<Push> for SocketSession {
     type Result = ();
 
     fn handle(&mut self, msg: Push, ctx: &mut Self::Context) {
-        if !self.channels.contains_key(&*msg.topic)
-            && let Some(held) = self.joining.get_mut(&*msg.topic)
-        {
-            held.push(msg);
-            return;
+        match self.channels.get(&*msg.topic) {
+            Some(ch) => Self::write_push(ctx, ch, &msg),
+            // Left, or never joined: dropped.
+            None => {
+                if let Some(held) = self.joining.get_mut(&*msg.topic) {
+                    held.push(msg);
+                }
+            }
         }
-        self.deliver(msg, ctx);
     }
 }
 
 impl SocketSession {
-    /// Writes a push on a joined channel; pushes for other topics (left,
-    /// or never joined) are dropped.
-    fn deliver(&mut self, msg: Push, ctx: &mut ws::WebsocketContext<Self>) {
-        let Some(ch) = self.channels.get(&*msg.topic) else {
-            return;
-        };
+    /// Writes a push on its joined channel.
+    fn write_push(ctx: &mut ws::WebsocketContext<Self>, ch: &Channel, msg: &Push) {
         // The payload is shared, already encoded: splice it in.
         let head =
             serde_json::to_string(&(&ch.join_ref, (), &*msg.topic, msg.event)).unwrap_or_default();
