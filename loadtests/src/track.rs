@@ -13,6 +13,11 @@ use crate::stamp::{Stamp, now_us};
 /// Latencies up to an hour, in microseconds, to 3 significant figures.
 const MAX_US: u64 = 3_600_000_000;
 
+/// A histogram for latencies in microseconds.
+pub fn latency_histogram() -> Result<Histogram<u64>, hdrhistogram::CreationError> {
+    Histogram::new_with_bounds(1, MAX_US, 3)
+}
+
 #[derive(Default)]
 struct Receiver {
     seen: HashSet<u64>,
@@ -70,7 +75,7 @@ impl Tracker {
     ) -> Result<Self, hdrhistogram::CreationError> {
         Ok(Self {
             run: crate::stamp::new_run(),
-            latency: Mutex::new(Histogram::new_with_bounds(1, MAX_US, 3)?),
+            latency: Mutex::new(latency_histogram()?),
             receivers: conv_of.iter().map(|_| Mutex::default()).collect(),
             conv_of,
             acked: (0..conversations).map(|_| Mutex::default()).collect(),

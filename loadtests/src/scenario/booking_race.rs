@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use chrono::{Datelike, Duration, Utc};
 use futures_util::StreamExt;
-use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
 use super::{ScenarioError, Server};
@@ -183,7 +182,7 @@ pub async fn run(
         .await;
     let secs = started.elapsed().as_secs_f64();
     let cpu1 = server.cpu();
-    let mut latency = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)?;
+    let mut latency = crate::track::latency_histogram()?;
     for (_, us) in &results {
         let _ = latency.record((*us).max(1));
     }

@@ -134,7 +134,7 @@ pub fn empty_sockets(world: &World) -> Result<Sockets, ScenarioError> {
     Ok(Sockets {
         conns: conv_of.iter().map(|_| None).collect(),
         conv_of,
-        joins: Histogram::new_with_bounds(1, 3_600_000_000, 3)?,
+        joins: crate::track::latency_histogram()?,
         failed: 0,
         first_error: None,
     })

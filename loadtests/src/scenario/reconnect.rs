@@ -54,21 +54,13 @@ pub async fn run(
     )
     .await;
     // Drop them; the rest keep talking.
-    futures_util::stream::iter(dropped.iter().copied())
-        .for_each_concurrent(RAMP, |r| {
-            let c = sockets.conns.get(r).cloned().flatten();
-            async move {
-                if let Some(c) = c {
-                    c.close().await;
-                }
-            }
-        })
+    let gone: Vec<_> = dropped
+        .iter()
+        .filter_map(|r| sockets.conns.get_mut(*r).and_then(Option::take))
+        .collect();
+    futures_util::stream::iter(gone)
+        .for_each_concurrent(RAMP, |c| async move { c.close().await })
         .await;
-    for r in &dropped {
-        if let Some(slot) = sockets.conns.get_mut(*r) {
-            *slot = None;
-        }
-    }
     let beats = heartbeats(&sockets);
     send_for(
         &world,
@@ -98,7 +90,7 @@ pub async fn run(
             }
         })
         .buffer_unordered(RAMP);
-    let mut rejoins = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)?;
+    let mut rejoins = crate::track::latency_histogram()?;
     let mut failed = 0usize;
     let mut first_error = None;
     let sending = {
