@@ -7,7 +7,7 @@ use crate::auth::hash_password;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::routes::check_account;
-use crate::store::{NewUser, Store, StoreError, UserRow};
+use cms_store::{NewUser, Store, StoreError, UserRow};
 
 pub async fn create_from_stdin(
     config: &Config,
@@ -36,7 +36,7 @@ pub async fn create_admin(
         email: &email,
         password_hash: &hash,
         name,
-        role: "admin",
+        role: cms_domain::Role::Admin,
         phone: None,
         timezone: crate::routes::DEFAULT_TIMEZONE,
         family_id: None,

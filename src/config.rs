@@ -12,6 +12,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub use cms_store::DatabaseConfig;
+
 use crate::cli::Cli;
 
 const SECTIONS: &[&str] = &[
@@ -42,17 +44,6 @@ pub struct Config {
     pub reminders: RemindersConfig,
     pub email: EmailConfig,
     pub sms: SmsConfig,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DatabaseConfig {
-    pub url: String,
-    pub namespace: String,
-    pub database: String,
-    /// Root credentials for a `ws://` server.
-    pub username: Option<String>,
-    pub password: Option<String>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -235,8 +226,8 @@ impl std::fmt::Debug for SmsConfig {
 }
 
 impl SchedulingConfig {
-    pub fn policy(&self) -> crate::scheduling::policy::Policy {
-        crate::scheduling::policy::Policy {
+    pub fn policy(&self) -> cms_domain::scheduling::policy::Policy {
+        cms_domain::scheduling::policy::Policy {
             notice: chrono::Duration::hours(i64::from(self.cancel_notice_hours)),
             credit_valid: chrono::Duration::days(i64::from(self.credit_valid_days)),
         }
@@ -257,18 +248,6 @@ impl Default for Config {
             reminders: RemindersConfig::default(),
             email: EmailConfig::default(),
             sms: SmsConfig::default(),
-        }
-    }
-}
-
-impl Default for DatabaseConfig {
-    fn default() -> Self {
-        Self {
-            url: "surrealkv://data/db".into(),
-            namespace: "cms".into(),
-            database: "main".into(),
-            username: None,
-            password: None,
         }
     }
 }

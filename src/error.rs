@@ -4,7 +4,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::store::StoreError;
+use cms_store::StoreError;
+
+use crate::lessons::LessonError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -57,12 +59,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound("not found".into()),
             StoreError::Duplicate(_) => Self::Conflict("already exists".into()),
             StoreError::Invalid(m) => Self::Invalid(m),
-            StoreError::Refused { code, message } => match code.as_str() {
-                "not_found" => Self::NotFound(message),
-                "forbidden" => Self::Forbidden(message),
-                "invalid" => Self::Invalid(message),
-                _ => Self::Conflict(message),
-            },
+            // Every refusal is a rule the request broke against what is
+            // stored now: a conflict the caller can read.
+            StoreError::Refused(r) => Self::Conflict(r.to_string()),
             other => Self::Unavailable(Box::new(other)),
         }
     }
@@ -95,6 +94,21 @@ impl ResponseError for ApiError {
             }
         }
         HttpResponse::build(self.status_code()).json(body)
+    }
+}
+
+impl From<LessonError> for ApiError {
+    fn from(e: LessonError) -> Self {
+        match e {
+            LessonError::Invalid(m) => Self::Invalid(m),
+            LessonError::NotFound(m) => Self::NotFound(m),
+            LessonError::Forbidden(m) => Self::Forbidden(m),
+            LessonError::Conflict(m) => Self::Conflict(m),
+            LessonError::Clashes { message, clashes } => {
+                Self::ConflictWith(message, serde_json::json!({ "clashes": clashes }))
+            }
+            LessonError::Store(e) => (*e).into(),
+        }
     }
 }
 

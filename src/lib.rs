@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod chat_port;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -12,5 +13,5 @@ pub mod routes;
 pub mod scheduling;
 pub mod seed;
 pub mod startup;
-pub mod store;
+pub mod state;
 pub mod telemetry;

@@ -7,12 +7,12 @@
 //! signs each a token of a real login session.
 
 use chrono::{DateTime, Utc};
-use cms_protocol::seed::{Seeded, SeededConversation, SeededUser};
+use cms_domain::Role;
 use futures_util::{StreamExt, TryStreamExt};
 
 use crate::auth::{TokenKeys, hash_password};
 use crate::error::ApiError;
-use crate::store::{NewUser, Store, StoreError};
+use cms_store::{NewUser, Store, StoreError};
 
 /// The password of every seeded account.
 pub const SEED_PASSWORD: &str = "loadtest-password";
@@ -65,7 +65,10 @@ pub async fn seed(
         now,
         exp: now + spec.token_ttl,
     };
-    let admin = seeder.user("admin", &format!("admin-{tag}"), None).await?.1;
+    let admin = seeder
+        .user(Role::Admin, &format!("admin-{tag}"), None)
+        .await?
+        .1;
     let conversations = futures_util::stream::iter(0..spec.conversations)
         .map(|i| seeder.conversation(i, spec.members))
         .buffered(PARALLEL)
@@ -90,7 +93,7 @@ impl Seeder<'_> {
     /// A user with a login session; returns its family too.
     async fn user(
         &self,
-        role: &str,
+        role: Role,
         handle: &str,
         family: Option<&str>,
     ) -> Result<(Option<String>, SeededUser), SeedError> {
@@ -126,18 +129,22 @@ impl Seeder<'_> {
     ) -> Result<SeededConversation, SeedError> {
         let tag = self.tag;
         let (family, first) = self
-            .user("parent", &format!("parent-{tag}-{i}-0"), None)
+            .user(Role::Parent, &format!("parent-{tag}-{i}-0"), None)
             .await?;
         let family = family.ok_or_else(|| StoreError::Invalid("parent without a family".into()))?;
         let mut people = vec![first];
         for p in 1..members - 1 {
             let (_, u) = self
-                .user("parent", &format!("parent-{tag}-{i}-{p}"), Some(&family))
+                .user(
+                    Role::Parent,
+                    &format!("parent-{tag}-{i}-{p}"),
+                    Some(&family),
+                )
                 .await?;
             people.push(u);
         }
         let (_, tutor) = self
-            .user("tutor", &format!("tutor-{tag}-{i}"), None)
+            .user(Role::Tutor, &format!("tutor-{tag}-{i}"), None)
             .await?;
         let (c, _) = self
             .store
@@ -165,15 +172,51 @@ pub async fn run(
     };
     let keys = TokenKeys::new(secret.as_bytes());
     let started = std::time::Instant::now();
-    let seeded = seed(&store, &keys, spec, &crate::store::new_key(), Utc::now()).await?;
+    let seeded = seed(&store, &keys, spec, &cms_store::new_key(), Utc::now()).await?;
     std::fs::write(out, serde_json::to_vec(&seeded)?)?;
     println!(
         "seeded {} conversations of {} ({} users) in {:.1} s into {}",
         seeded.conversations.len(),
         spec.members,
-        seeded.users().count(),
+        seeded
+            .conversations
+            .iter()
+            .map(|c| c.members.len())
+            .sum::<usize>(),
         started.elapsed().as_secs_f64(),
         out.display()
     );
     Ok(())
 }
+
+/// The seed file's shape: what `cms-loadtest --seed` reads. The load
+/// generator keeps its own copy of these types (it speaks to the server
+/// only through files and the wire), and a test reads what this writes
+/// with that copy.
+mod file {
+    use serde::Serialize;
+
+    /// A seeded account and the bearer token of its login session.
+    #[derive(Debug, Clone, Serialize)]
+    pub struct SeededUser {
+        pub id: String,
+        pub token: String,
+    }
+
+    /// A conversation and everyone who may join it: the family's parents,
+    /// then the tutor.
+    #[derive(Debug, Clone, Serialize)]
+    pub struct SeededConversation {
+        pub id: String,
+        pub members: Vec<SeededUser>,
+    }
+
+    #[derive(Debug, Clone, Serialize)]
+    pub struct Seeded {
+        /// An admin, for set-up the API reserves to admins.
+        pub admin: SeededUser,
+        pub conversations: Vec<SeededConversation>,
+    }
+}
+
+pub use file::{Seeded, SeededConversation, SeededUser};

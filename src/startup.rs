@@ -13,32 +13,18 @@ use actix_web::{App, HttpServer, web};
 use cms_actors::rate_limit::RateLimit;
 use cms_actors::registry::CloseAll;
 use cms_actors::socket::SocketConfig;
-use cms_actors::{Clock, Registry, SystemClock};
+use cms_actors::{Broker, Clock, LocalBroker, Registry, SystemClock};
 
 use crate::auth::TokenKeys;
-use crate::config::{Config, RemindersConfig, SchedulingConfig, SmsConfig, SocketSettings};
+use crate::config::Config;
+use crate::lessons::Lessons;
 use crate::notify::NotifyHandle;
 use crate::notify::deliver::Notifier;
 use crate::notify::email::{EmailError, Mailer};
 use crate::notify::scheduler::Scheduler;
 use crate::notify::sms::{SmsError, Twilio};
-use crate::store::{Store, StoreError};
-
-/// Shared by every request handler.
-pub struct AppState {
-    pub store: Store,
-    pub registry: Addr<Registry>,
-    pub keys: TokenKeys,
-    pub clock: Arc<dyn Clock>,
-    pub token_ttl: chrono::Duration,
-    pub socket: SocketSettings,
-    pub socket_config: SocketConfig,
-    pub scheduling: SchedulingConfig,
-    pub reminders: RemindersConfig,
-    /// Webhook checks need Twilio's auth token and our public URL.
-    pub sms: SmsConfig,
-    pub notifier: NotifyHandle,
-}
+use crate::state::AppState;
+use cms_store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -79,18 +65,20 @@ impl Application {
             Some(s) => s.clone(),
             None => store.token_secret().await?,
         };
-        let store_for_actors: Arc<dyn cms_actors::ChatStore> = Arc::new(store.clone());
+        let store_for_actors: Arc<dyn cms_actors::ChatStore> =
+            Arc::new(crate::chat_port::ActorStore(store.clone()));
         let idle = Duration::from_secs(config.actors.idle_secs);
         let store_handle = store.clone();
         let registry = Registry::new(store_for_actors, clock.clone(), idle).start();
         let mailer = Mailer::from_config(&config.email)?;
         let twilio = Twilio::from_config(&config.sms)?;
         tracing::info!(email = %mailer.describe(), sms = twilio.is_some(), "notifications");
+        let broker: Arc<dyn Broker> = Arc::new(LocalBroker::new(registry.clone()));
         let notifier = Arc::new(Notifier {
             store: store_handle.clone(),
             mailer,
             twilio,
-            registry: registry.clone(),
+            broker: broker.clone(),
             clock: clock.clone(),
             config: config.reminders.clone(),
             notice: config.scheduling.policy().notice,
@@ -105,6 +93,14 @@ impl Application {
         let notify = NotifyHandle(Scheduler::new(notifier).start());
         let notify_handle = notify.clone();
         let s = &config.socket;
+        let lessons = Lessons {
+            store: store.clone(),
+            clock: clock.clone(),
+            broker,
+            notifier: notify.clone(),
+            scheduling: config.scheduling.clone(),
+            reminders: config.reminders.clone(),
+        };
         let state = web::Data::new(AppState {
             store,
             registry: registry.clone(),
@@ -121,9 +117,8 @@ impl Application {
             },
             socket: s.clone(),
             scheduling: config.scheduling.clone(),
-            reminders: config.reminders.clone(),
             sms: config.sms.clone(),
-            notifier: notify,
+            lessons,
         });
         let bind_err = |source| StartupError::Bind {
             addr: config.listen.clone(),

@@ -38,6 +38,8 @@ async fn world(app: &TestApp) -> Arc<World> {
             .iter()
             .all(|c| c.members.len() == MEMBERS)
     );
+    // What the server writes, read with the load generator's own types.
+    let seeded = serde_json::from_value(serde_json::to_value(&seeded).unwrap()).unwrap();
     Arc::new(World::seeded(&app.base, &seeded, CONVERSATIONS, MEMBERS).unwrap())
 }
 

@@ -90,8 +90,13 @@ async fn statuses(app: &TestApp, lesson: &str) -> Vec<(String, String)> {
         .await
         .unwrap()
         .into_iter()
-        .filter(|j| j.kind == "reminder")
-        .map(|j| (j.key.rsplit('.').next().unwrap().to_owned(), j.status))
+        .filter(|j| j.kind == cms_domain::notify::JobKind::Reminder)
+        .map(|j| {
+            (
+                j.key.rsplit('.').next().unwrap().to_owned(),
+                j.status.as_str().to_owned(),
+            )
+        })
         .collect();
     v.sort();
     v

@@ -1,22 +1,12 @@
-//! Wall-clock time, injected so tests control it: `now()` for reading and
-//! `sleep_until()` for waiting, so an actor that sleeps until a due time
-//! (the reminder scheduler) wakes when a test moves the clock, with no real
-//! waiting and no polling.
-
-use std::future::Future;
-use std::pin::Pin;
+//! The clocks behind `cms_domain::Clock`: the real one, and a manual one
+//! that tests and tools move, which wakes sleepers when it passes their
+//! time (no real waiting, no polling). They need tokio, so they live here
+//! rather than in the domain crate.
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> DateTime<Utc>;
-
-    /// Resolves once `now() >= at` (at once if it already is).
-    fn sleep_until(&self, at: DateTime<Utc>) -> Sleep;
-}
+pub use cms_domain::clock::{Clock, Sleep};
 
 /// The real clock.
 #[derive(Debug, Default, Clone, Copy)]

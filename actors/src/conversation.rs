@@ -7,47 +7,36 @@
 //! between. The seq itself is assigned by the store in a transaction.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 use cms_protocol::chat::{self, JoinParams, JoinReply, MAX_PAGE};
-use cms_protocol::presence::{Diff, Meta, State};
 use cms_protocol::reply::reason;
-use cms_protocol::{Reply, event};
+use cms_protocol::{ConversationEvent, Reply, Topic, TopicEvents, event};
 use serde_json::{Value, json};
 
 use crate::clock::Clock;
 use crate::guard::{Panicked, guarded};
-use crate::identity::{Identity, Role};
-use crate::messages::{ClientEvent, Idle, Join, Joined, Leave, Push, Retire, SocketId};
+use crate::messages::{Broadcast, ClientEvent, Join, Joined, Leave, Push, Retire, SocketId};
+use crate::policy::{self, Refusal};
+use crate::presence::Presence;
 use crate::registry::Registry;
 use crate::store::{Appended, ChatStore, ConversationInfo, StoreError};
-use crate::subscribers::{Subscriber, Subscribers};
+use crate::subscribers::Subscriber;
+use crate::topic_actor::{TopicActor, TopicCore};
 
-/// How often an actor checks whether it has been idle long enough to stop.
-pub const IDLE_CHECK: Duration = Duration::from_secs(15);
 /// Mailbox size: sends from many sockets queue here, never block them.
 const MAILBOX: usize = 4096;
 
 pub struct ConversationActor {
+    core: TopicCore,
     id: String,
-    topic: Arc<str>,
     store: Arc<dyn ChatStore>,
     clock: Arc<dyn Clock>,
-    registry: Addr<Registry>,
-    idle_after: Duration,
     /// Members, loaded from the store on start and after a restart.
     info: Option<Arc<ConversationInfo>>,
-    /// Joined sockets. Kept across a restart: they are live connections, not
-    /// cached data.
-    subscribers: Subscribers,
-    /// Presence metas per socket (user id, meta).
-    presence: std::collections::HashMap<SocketId, (String, Meta)>,
-    last_active: Instant,
-    next_presence_ref: u64,
-    /// Set once the registry has forgotten this actor: joins go elsewhere.
-    retired: bool,
-    idle_timer: Option<SpawnHandle>,
+    /// Presence metas per socket. Kept across a restart, like the sockets.
+    presence: Presence,
 }
 
 impl ConversationActor {
@@ -59,36 +48,21 @@ impl ConversationActor {
         idle_after: Duration,
     ) -> Self {
         Self {
-            topic: format!("conversation:{id}").into(),
+            core: TopicCore::new(
+                Topic::Conversation(id.as_str().into()),
+                registry,
+                idle_after,
+            ),
             id,
             store,
             clock,
-            registry,
-            idle_after,
             info: None,
-            subscribers: Subscribers::default(),
-            presence: Default::default(),
-            last_active: Instant::now(),
-            next_presence_ref: 0,
-            retired: false,
-            idle_timer: None,
+            presence: Presence::default(),
         }
-    }
-
-    fn presence_state(&self) -> State {
-        let mut state = State::new();
-        for (user, meta) in self.presence.values() {
-            state
-                .entry(user.clone())
-                .or_default()
-                .metas
-                .push(meta.clone());
-        }
-        state
     }
 
     fn push(&self, event: &'static str, payload: &impl serde::Serialize) -> Push {
-        Push::new(self.topic.clone(), event, payload)
+        self.core.push(event, payload)
     }
 
     /// Loads the members if they are not cached. Used by every handler so an
@@ -109,19 +83,17 @@ impl ConversationActor {
     }
 }
 
+impl TopicActor for ConversationActor {
+    fn core(&self) -> &TopicCore {
+        &self.core
+    }
+}
+
 impl Actor for ConversationActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(MAILBOX);
-        self.last_active = Instant::now();
-        self.idle_timer = Some(ctx.run_interval(IDLE_CHECK, |act, _ctx| {
-            if act.subscribers.is_empty() && act.last_active.elapsed() >= act.idle_after {
-                act.registry.do_send(Idle {
-                    topic: act.topic.clone(),
-                });
-            }
-        }));
+        self.core.started(ctx, MAILBOX);
     }
 }
 
@@ -129,7 +101,7 @@ impl Supervised for ConversationActor {
     fn restarting(&mut self, _ctx: &mut Self::Context) {
         // The cache may be what made the handler panic: drop it and let the
         // next handler reload from the store. Sockets and presence stay.
-        tracing::warn!(conversation = %self.id, "conversation actor restarting");
+        self.core.restarting();
         self.info = None;
     }
 }
@@ -157,37 +129,25 @@ fn panicked_reply() -> Reply {
     )
 }
 
-fn parse<T: serde::de::DeserializeOwned>(payload: Value) -> Result<T, Reply> {
-    serde_json::from_value(payload).map_err(|e| Reply::error(reason::BAD_REQUEST, e.to_string()))
-}
-
-fn may_access(info: &ConversationInfo, who: &Identity) -> bool {
-    who.role == Role::Admin || info.member_ids.contains(&who.user_id)
-}
-
 impl Handler<Join> for ConversationActor {
     type Result = AtomicResponse<Self, Result<Joined, Reply>>;
 
     fn handle(&mut self, msg: Join, _ctx: &mut Self::Context) -> Self::Result {
-        if self.retired {
-            return AtomicResponse::new(Box::pin(fut::ready(Err(Reply::error(
-                reason::RETIRED,
-                "the conversation actor is stopping",
-            )))));
+        if let Err(r) = self.core.refuse_if_retired() {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(r))));
         }
         let info = self.info_future();
         let store = self.store.clone();
         let id = self.id.clone();
         let work = async move {
-            let params: JoinParams = parse(msg.params.clone())?;
+            let params: JoinParams = serde_json::from_value(msg.params.clone())
+                .map_err(|e| Reply::error(reason::BAD_REQUEST, e.to_string()))?;
             let info = info.await.map_err(|e| match e {
                 // Unknown and foreign conversations look the same.
-                StoreError::NotFound => Reply::error(reason::UNAUTHORIZED, "not a member"),
+                StoreError::NotFound => Refusal::NotMember.reply(),
                 other => store_reply(other),
             })?;
-            if !may_access(&info, &msg.identity) {
-                return Err(Reply::error(reason::UNAUTHORIZED, "not a member"));
-            }
+            policy::join_as_member(&msg.identity, &info.member_ids)?;
             let latest = store.latest_seq(&id).await.map_err(store_reply)?;
             let (messages, more) = match params.since_seq {
                 Some(since) if since < latest => {
@@ -201,7 +161,7 @@ impl Handler<Join> for ConversationActor {
                 }
                 _ => (Vec::new(), false),
             };
-            Ok((
+            Ok::<_, Reply>((
                 info,
                 msg,
                 JoinReply {
@@ -222,33 +182,23 @@ impl Handler<Join> for ConversationActor {
                     Ok(r) => r?,
                 };
                 act.info = Some(info);
-                act.last_active = Instant::now();
-                act.next_presence_ref += 1;
-                let meta = Meta {
-                    phx_ref: format!("{}-{}", msg.socket_id, act.next_presence_ref),
-                    name: msg.identity.name.clone(),
-                    role: msg.identity.role.as_str().to_owned(),
-                    online_at: act.clock.now().timestamp(),
-                };
-                let user = msg.identity.user_id.clone();
-                // A rejoin from the same socket replaces its old presence.
-                if let Some((old_user, old_meta)) = act.presence.remove(&msg.socket_id) {
-                    let leave = act.push(event::PRESENCE_DIFF, &Diff::leave(&old_user, old_meta));
-                    act.subscribers.broadcast(&leave, Some(msg.socket_id));
+                let online_at = act.clock.now().timestamp();
+                // The others hear of the join (and, on a rejoin from the
+                // same socket, of its old meta leaving) before it subscribes.
+                for diff in act.presence.join(msg.socket_id, &msg.identity, online_at) {
+                    let push = act.push(event::PRESENCE_DIFF, &diff);
+                    act.core.broadcast(&push, Some(msg.socket_id));
                 }
-                let diff = act.push(event::PRESENCE_DIFF, &Diff::join(&user, meta.clone()));
-                act.subscribers.broadcast(&diff, Some(msg.socket_id));
-                act.subscribers.insert(
+                act.core.subscribe(
                     msg.socket_id,
                     Subscriber {
-                        user_id: user.clone(),
+                        user_id: msg.identity.user_id.clone(),
                         recipient: msg.recipient,
                     },
                 );
-                act.presence.insert(msg.socket_id, (user, meta));
                 Ok(Joined {
-                    response: serde_json::to_value(&reply).unwrap_or(Value::Null),
-                    presence: Some(act.presence_state()),
+                    response: to_value(&reply),
+                    presence: Some(act.presence.state()),
                 })
             },
         )))
@@ -259,12 +209,11 @@ impl Handler<Leave> for ConversationActor {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, _ctx: &mut Self::Context) {
-        self.subscribers.remove(msg.socket_id);
-        if let Some((user, meta)) = self.presence.remove(&msg.socket_id) {
-            let diff = self.push(event::PRESENCE_DIFF, &Diff::leave(&user, meta));
-            self.subscribers.broadcast(&diff, None);
+        self.core.unsubscribe(msg.socket_id);
+        if let Some(diff) = self.presence.leave(msg.socket_id) {
+            let push = self.push(event::PRESENCE_DIFF, &diff);
+            self.core.broadcast(&push, None);
         }
-        self.last_active = Instant::now();
     }
 }
 
@@ -272,21 +221,17 @@ impl Handler<Retire> for ConversationActor {
     type Result = ();
 
     fn handle(&mut self, _: Retire, ctx: &mut Self::Context) {
-        // The registry has dropped our address. Stop the timer so nothing
-        // keeps the actor alive; it ends once the last address is gone.
-        self.retired = true;
-        if let Some(h) = self.idle_timer.take() {
-            ctx.cancel_future(h);
-        }
-        // A socket joined between the idle report and now: it holds an
-        // actor nobody else will find. phx_error makes Phoenix clients
-        // rejoin, through the registry, on the live actor.
-        if !self.subscribers.is_empty() {
-            let push = Push::new(self.topic.clone(), event::ERROR, &json!({}));
-            self.subscribers.broadcast(&push, None);
-            self.subscribers = Subscribers::default();
+        if self.core.retire(ctx) {
             self.presence.clear();
         }
+    }
+}
+
+impl Handler<Broadcast> for ConversationActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Broadcast, _ctx: &mut Self::Context) {
+        self.core.broadcast(&msg.0, None);
     }
 }
 
@@ -294,17 +239,22 @@ impl Handler<ClientEvent> for ConversationActor {
     type Result = AtomicResponse<Self, Result<Value, Reply>>;
 
     fn handle(&mut self, msg: ClientEvent, _ctx: &mut Self::Context) -> Self::Result {
-        self.last_active = Instant::now();
-        // Only joined sockets get here; the socket checks. Typing is
-        // ephemeral and touches no store.
-        if msg.event == event::TYPING {
-            let push = self.push(
-                event::TYPING,
-                &chat::TypingEvent {
-                    user_id: msg.identity.user_id.clone(),
-                },
-            );
-            self.subscribers.broadcast(&push, Some(msg.socket_id));
+        self.core.touch();
+        let ClientEvent {
+            socket_id,
+            identity: who,
+            event: name,
+            payload,
+        } = msg;
+        // Only joined sockets get here; the socket checks.
+        let decoded = ConversationEvent::decode(self.core.topic(), &name, payload);
+        // Typing is ephemeral: it touches no store and waits for no write.
+        if let Ok(ConversationEvent::Typing) = decoded {
+            let typing = chat::TypingEvent {
+                user_id: who.user_id.clone(),
+            };
+            let push = self.push(event::TYPING, &typing);
+            self.core.broadcast(&push, Some(socket_id));
             return AtomicResponse::new(Box::pin(fut::ready(Ok(json!({})))));
         }
         let info = self.info_future();
@@ -313,10 +263,10 @@ impl Handler<ClientEvent> for ConversationActor {
         let id = self.id.clone();
         let work = async move {
             let info = info.await.map_err(store_reply)?;
-            let who = &msg.identity;
-            let outcome = match msg.event.as_str() {
-                event::MESSAGE_SEND => {
-                    let send: chat::Send = parse(msg.payload)?;
+            // Members are loaded before an undecodable event is refused,
+            // the order clients have always seen.
+            let outcome = match decoded? {
+                ConversationEvent::Send(send) => {
                     chat::check_body(&send.body).map_err(|m| {
                         let r = if send.body.trim().is_empty() {
                             reason::BAD_REQUEST
@@ -333,9 +283,7 @@ impl Handler<ClientEvent> for ConversationActor {
                             "client_msg_id must be 1 to 64 characters",
                         ));
                     }
-                    if !may_access(&info, who) {
-                        return Err(Reply::error(reason::FORBIDDEN, "not a member"));
-                    }
+                    policy::write_as_member(&who, &info.member_ids)?;
                     match store
                         .append_message(&id, &who.user_id, &send.client_msg_id, &send.body, now)
                         .await
@@ -344,14 +292,13 @@ impl Handler<ClientEvent> for ConversationActor {
                         Appended::New(m) => Outcome::Broadcast {
                             reply: json!({ "message": m }),
                             event: event::MESSAGE_NEW,
-                            payload: serde_json::to_value(&m).unwrap_or(Value::Null),
+                            payload: to_value(&m),
                             except: None,
                         },
                         Appended::Duplicate(m) => Outcome::Reply(json!({ "message": m })),
                     }
                 }
-                event::MESSAGE_HISTORY => {
-                    let h: chat::History = parse(msg.payload)?;
+                ConversationEvent::History(h) => {
                     let limit = h.limit.unwrap_or(50).clamp(1, MAX_PAGE);
                     let forward = h.after_seq.is_some();
                     let mut page = match (h.before_seq, h.after_seq) {
@@ -377,14 +324,12 @@ impl Handler<ClientEvent> for ConversationActor {
                             page.remove(0);
                         }
                     }
-                    let reply = chat::HistoryPage {
+                    Outcome::Reply(to_value(&chat::HistoryPage {
                         messages: page,
                         more,
-                    };
-                    Outcome::Reply(serde_json::to_value(reply).unwrap_or(Value::Null))
+                    }))
                 }
-                event::MESSAGE_READ => {
-                    let r: chat::ReadMark = parse(msg.payload)?;
+                ConversationEvent::Read(r) => {
                     let seq = store
                         .set_read_mark(&id, &who.user_id, r.seq, now)
                         .await
@@ -396,39 +341,21 @@ impl Handler<ClientEvent> for ConversationActor {
                     Outcome::Broadcast {
                         reply: json!({ "seq": seq }),
                         event: event::READ,
-                        payload: serde_json::to_value(&ev).unwrap_or(Value::Null),
-                        except: Some(msg.socket_id),
+                        payload: to_value(&ev),
+                        except: Some(socket_id),
                     }
                 }
-                event::MESSAGE_EDIT | event::MESSAGE_DELETE => {
-                    let (seq, body) = if msg.event == event::MESSAGE_EDIT {
-                        let e: chat::Edit = parse(msg.payload)?;
-                        chat::check_body(&e.body)
-                            .map_err(|m| Reply::error(reason::BAD_REQUEST, m))?;
-                        (e.seq, Some(e.body))
-                    } else {
-                        let d: chat::Delete = parse(msg.payload)?;
-                        (d.seq, None)
-                    };
-                    let m = store
-                        .revise_message(&id, seq, &who.user_id, body.as_deref(), now)
-                        .await
-                        .map_err(store_reply)?;
-                    Outcome::Broadcast {
-                        reply: json!({ "message": m }),
-                        event: event::MESSAGE_UPDATED,
-                        payload: serde_json::to_value(&m).unwrap_or(Value::Null),
-                        except: None,
-                    }
+                ConversationEvent::Edit(chat::Edit { seq, body }) => {
+                    chat::check_body(&body).map_err(|m| Reply::error(reason::BAD_REQUEST, m))?;
+                    revise(&*store, &id, seq, &who.user_id, Some(&body), now).await?
                 }
-                other => {
-                    return Err(Reply::error(
-                        reason::UNKNOWN_EVENT,
-                        format!("unknown event {other:?}"),
-                    ));
+                ConversationEvent::Delete(chat::Delete { seq }) => {
+                    revise(&*store, &id, seq, &who.user_id, None, now).await?
                 }
+                // Answered above, without the store.
+                ConversationEvent::Typing => Outcome::Reply(json!({})),
             };
-            Ok((info, outcome))
+            Ok::<_, Reply>((info, outcome))
         };
         AtomicResponse::new(Box::pin(guarded(work).into_actor(self).map(
             |res, act, ctx| {
@@ -450,13 +377,43 @@ impl Handler<ClientEvent> for ConversationActor {
                     } => {
                         // Persisted already: now everyone hears of it.
                         let push = act.push(event, &payload);
-                        act.subscribers.broadcast(&push, except);
+                        act.core.broadcast(&push, except);
                         reply
                     }
                 })
             },
         )))
     }
+}
+
+/// Edits (`Some(body)`) or deletes (`None`) a message; everyone hears of it.
+async fn revise(
+    store: &dyn ChatStore,
+    id: &str,
+    seq: u64,
+    editor: &str,
+    body: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Outcome, Reply> {
+    let m = store
+        .revise_message(id, seq, editor, body, now)
+        .await
+        .map_err(store_reply)?;
+    Ok(Outcome::Broadcast {
+        reply: json!({ "message": m }),
+        event: event::MESSAGE_UPDATED,
+        payload: to_value(&m),
+        except: None,
+    })
+}
+
+/// A reply or push payload as JSON. Wire types always encode; should one
+/// ever fail, it is logged rather than silently sent as `null`.
+fn to_value(v: &impl serde::Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "payload failed to encode; sending null");
+        Value::Null
+    })
 }
 
 /// What a client event produced, applied back inside the actor.

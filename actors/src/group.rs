@@ -3,37 +3,58 @@
 //! It owns who may hear `family:<id>` (the family's parents), `tutor:<id>`
 //! (the tutor) or `admin:monitor` (admins), loaded from the store, and fans
 //! pushes out to the sockets joined there: `calendar:changed` arrives
-//! through the registry's `Publish`.
+//! through the broker. Its lifecycle (sockets, idle retire, restart) is the
+//! shared [`TopicCore`]; what is its own is the member cache.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 use cms_protocol::reply::reason;
-use cms_protocol::{Reply, event};
+use cms_protocol::{Reply, Topic};
 use serde_json::json;
 
-use crate::conversation::IDLE_CHECK;
 use crate::guard::{Panicked, guarded};
-use crate::identity::Role;
-use crate::messages::{Idle, Join, Joined, Leave, Push, Retire};
+use crate::messages::{Broadcast, Join, Joined, Leave, Retire};
+use crate::policy;
 use crate::registry::Registry;
 use crate::store::{ChatStore, GroupKind, StoreError};
-use crate::subscribers::{Subscriber, Subscribers};
+use crate::subscribers::Subscriber;
+use crate::topic_actor::{TopicActor, TopicCore};
+
+/// The id the registry files the admins' actor under: there is one admin
+/// topic, `admin:monitor`.
+const ADMIN_MONITOR_ID: &str = "monitor";
+
+/// Mailbox size: pushes from publishers and joins queue here.
+const MAILBOX: usize = 1024;
+
+/// The topic a group actor serves.
+pub fn topic_of(kind: GroupKind, id: &str) -> Topic {
+    match kind {
+        GroupKind::Family => Topic::Family(id.into()),
+        GroupKind::Tutor => Topic::Tutor(id.into()),
+        GroupKind::Admins => Topic::AdminMonitor,
+    }
+}
+
+/// The group actor behind a topic (kind and id), if a group actor serves it.
+pub fn group_of(topic: &Topic) -> Option<(GroupKind, &str)> {
+    match topic {
+        Topic::Family(id) => Some((GroupKind::Family, id)),
+        Topic::Tutor(id) => Some((GroupKind::Tutor, id)),
+        Topic::AdminMonitor => Some((GroupKind::Admins, ADMIN_MONITOR_ID)),
+        Topic::Phoenix | Topic::Conversation(_) | Topic::User(_) | Topic::Session(_) => None,
+    }
+}
 
 pub struct GroupActor {
+    core: TopicCore,
     kind: GroupKind,
     id: String,
-    topic: Arc<str>,
     store: Arc<dyn ChatStore>,
-    registry: Addr<Registry>,
-    idle_after: Duration,
     /// Users allowed to join, from the store; `None` until loaded.
     members: Option<Arc<Vec<String>>>,
-    subscribers: Subscribers,
-    last_active: Instant,
-    retired: bool,
-    idle_timer: Option<SpawnHandle>,
 }
 
 impl GroupActor {
@@ -45,18 +66,18 @@ impl GroupActor {
         idle_after: Duration,
     ) -> Self {
         Self {
+            core: TopicCore::new(topic_of(kind, &id), registry, idle_after),
             kind,
-            topic: format!("{}:{id}", kind.prefix()).into(),
             id,
             store,
-            registry,
-            idle_after,
             members: None,
-            subscribers: Subscribers::default(),
-            last_active: Instant::now(),
-            retired: false,
-            idle_timer: None,
         }
+    }
+}
+
+impl TopicActor for GroupActor {
+    fn core(&self) -> &TopicCore {
+        &self.core
     }
 }
 
@@ -64,20 +85,14 @@ impl Actor for GroupActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(1024);
-        self.idle_timer = Some(ctx.run_interval(IDLE_CHECK, |act, _ctx| {
-            if act.subscribers.is_empty() && act.last_active.elapsed() >= act.idle_after {
-                act.registry.do_send(Idle {
-                    topic: act.topic.clone(),
-                });
-            }
-        }));
+        self.core.started(ctx, MAILBOX);
     }
 }
 
 impl Supervised for GroupActor {
     fn restarting(&mut self, _ctx: &mut Self::Context) {
-        tracing::warn!(topic = %self.topic, "group actor restarting");
+        // The cache may be what made the handler panic: reload it.
+        self.core.restarting();
         self.members = None;
     }
 }
@@ -86,9 +101,8 @@ impl Handler<Join> for GroupActor {
     type Result = AtomicResponse<Self, Result<Joined, Reply>>;
 
     fn handle(&mut self, msg: Join, _ctx: &mut Self::Context) -> Self::Result {
-        if self.retired {
-            let r = Err(Reply::error(reason::RETIRED, "the topic actor is stopping"));
-            return AtomicResponse::new(Box::pin(fut::ready(r)));
+        if let Err(r) = self.core.refuse_if_retired() {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(r))));
         }
         let cached = self.members.clone();
         let store = self.store.clone();
@@ -107,21 +121,19 @@ impl Handler<Join> for GroupActor {
                         return Err(Reply::error(reason::INTERNAL, "internal error"));
                     }
                     Ok(Err(StoreError::NotFound)) => {
-                        return Err(Reply::error(reason::UNAUTHORIZED, "not a member"));
+                        return Err(policy::Refusal::NotMember.reply());
                     }
                     Ok(Err(e)) => {
-                        tracing::error!(error = %e, topic = %act.topic, "loading members failed");
+                        let topic = act.core.topic();
+                        tracing::error!(error = %e, %topic, "loading members failed");
                         return Err(Reply::error(reason::UNAVAILABLE, "try again"));
                     }
                     Ok(Ok(m)) => m,
                 };
                 act.members = Some(members.clone());
                 let who = &msg.identity;
-                if who.role != Role::Admin && !members.contains(&who.user_id) {
-                    return Err(Reply::error(reason::UNAUTHORIZED, "not a member"));
-                }
-                act.last_active = Instant::now();
-                act.subscribers.insert(
+                policy::join_as_member(who, &members)?;
+                act.core.subscribe(
                     msg.socket_id,
                     Subscriber {
                         user_id: who.user_id.clone(),
@@ -141,8 +153,7 @@ impl Handler<Leave> for GroupActor {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, _ctx: &mut Self::Context) {
-        self.subscribers.remove(msg.socket_id);
-        self.last_active = Instant::now();
+        self.core.unsubscribe(msg.socket_id);
     }
 }
 
@@ -150,30 +161,33 @@ impl Handler<Retire> for GroupActor {
     type Result = ();
 
     fn handle(&mut self, _: Retire, ctx: &mut Self::Context) {
-        self.retired = true;
-        if let Some(h) = self.idle_timer.take() {
-            ctx.cancel_future(h);
-        }
-        // A socket joined between the idle report and now: it holds an
-        // actor nobody else will find. phx_error makes Phoenix clients
-        // rejoin, through the registry, on the live actor.
-        if !self.subscribers.is_empty() {
-            let push = Push::new(self.topic.clone(), event::ERROR, &json!({}));
-            self.subscribers.broadcast(&push, None);
-            self.subscribers = Subscribers::default();
-        }
+        self.core.retire(ctx);
     }
 }
-
-/// Pushes an event to every socket on this topic.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Broadcast(pub Push);
 
 impl Handler<Broadcast> for GroupActor {
     type Result = ();
 
     fn handle(&mut self, msg: Broadcast, _ctx: &mut Self::Context) {
-        self.subscribers.broadcast(&msg.0, None);
+        self.core.broadcast(&msg.0, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_topics_round_trip() {
+        for (kind, id, text) in [
+            (GroupKind::Family, "f1", "family:f1"),
+            (GroupKind::Tutor, "t1", "tutor:t1"),
+            (GroupKind::Admins, ADMIN_MONITOR_ID, "admin:monitor"),
+        ] {
+            let topic = topic_of(kind, id);
+            assert_eq!(topic.to_string(), text);
+            assert_eq!(group_of(&topic), Some((kind, id)));
+        }
+        assert_eq!(group_of(&Topic::Conversation("c".into())), None);
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
-use cms_protocol::{Reply, presence};
+use cms_protocol::{Reply, Topic, presence};
 use serde_json::Value;
 
 use crate::identity::Identity;
@@ -13,22 +13,35 @@ pub type SocketId = u64;
 
 /// A server push to one socket on one topic. The payload is encoded once and
 /// shared by every recipient of a broadcast; each socket adds its join_ref.
+/// Cloning is cheap (reference counts only): a broadcast clones per socket.
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
 pub struct Push {
-    pub topic: Arc<str>,
+    pub topic: Topic,
     pub event: &'static str,
     pub payload: Arc<str>,
 }
 
 impl Push {
-    pub fn new(topic: Arc<str>, event: &'static str, payload: &impl serde::Serialize) -> Self {
+    /// Encodes `payload` once for every recipient.
+    ///
+    /// Wire payloads are plain structs and JSON values, so encoding cannot
+    /// fail in practice; if a future type makes it fail, the push still goes
+    /// out (with a `null` payload, so clients refetch) and the failure is
+    /// logged at error level rather than swallowed. Returning a `Result`
+    /// would put an unreachable error arm in every publisher.
+    pub fn new(topic: Topic, event: &'static str, payload: &impl serde::Serialize) -> Self {
+        let payload = match serde_json::to_string(payload) {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::error!(%topic, event, error = %e, "push payload failed to encode; sending null");
+                "null".to_owned()
+            }
+        };
         Self {
             topic,
             event,
-            payload: serde_json::to_string(payload)
-                .unwrap_or_else(|_| "null".to_owned())
-                .into(),
+            payload: payload.into(),
         }
     }
 }
@@ -66,7 +79,10 @@ pub struct Leave {
     pub socket_id: SocketId,
 }
 
-/// A client event on a joined topic; answered by a `phx_reply`.
+/// A client event on a joined topic, as the frame carried it; answered by a
+/// `phx_reply`. The topic actor decodes it first thing with its kind's event
+/// enum (`cms_protocol::client_event`), so the frame's name and payload are
+/// read in one place.
 #[derive(Message)]
 #[rtype(result = "Result<Value, Reply>")]
 pub struct ClientEvent {
@@ -80,8 +96,14 @@ pub struct ClientEvent {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Idle {
-    pub topic: Arc<str>,
+    pub topic: Topic,
 }
+
+/// Pushes an event to every socket joined to a topic actor's topic (from
+/// the broker: a calendar change, a failed delivery …).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Broadcast(pub Push);
 
 /// The registry's answer: the actor may stop (it has been forgotten).
 #[derive(Message)]

@@ -11,10 +11,12 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::clock::Clock;
+use cms_protocol::Topic;
+
 use crate::conversation::ConversationActor;
-use crate::group::GroupActor;
+use crate::group::{self, GroupActor};
 use crate::identity::Identity;
-use crate::messages::{Close, Idle, Push, Retire, SocketId};
+use crate::messages::{Broadcast, Close, Idle, Push, Retire, SocketId};
 use crate::store::{ChatStore, GroupKind};
 
 pub struct Registry {
@@ -184,65 +186,56 @@ impl Handler<Idle> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: Idle, _ctx: &mut Self::Context) {
-        let Some((kind, id)) = msg.topic.split_once(':') else {
-            return;
-        };
         // Forget the actor, then let it go; sockets that still hold its
         // address are told it retired and come back here for a new one.
-        match kind {
-            "conversation" => {
-                if let Some(addr) = self.conversations.remove(id) {
-                    addr.do_send(Retire);
-                }
+        if let Topic::Conversation(id) = &msg.topic {
+            if let Some(addr) = self.conversations.remove(&**id) {
+                addr.do_send(Retire);
             }
-            other => {
-                let Some(kind) = GroupKind::from_prefix(other) else {
-                    return;
-                };
-                if let Some(addr) = self.groups.remove(&(kind, id.to_owned())) {
-                    addr.do_send(Retire);
-                }
-            }
+        } else if let Some((kind, id)) = group::group_of(&msg.topic)
+            && let Some(addr) = self.groups.remove(&(kind, id.to_owned()))
+        {
+            addr.do_send(Retire);
         }
     }
 }
 
-/// Pushes an event to a family, tutor or admin topic. Nobody listens to a
-/// topic without a live actor, so there is nothing to do then.
+/// Pushes an event to the sockets on its topic; see
+/// [`crate::broker::Broker::publish`], the way publishers reach this.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Publish {
-    pub kind: GroupKind,
-    pub id: String,
-    pub push: Push,
-}
+pub struct Publish(pub Push);
 
 impl Handler<Publish> for Registry {
     type Result = ();
 
-    fn handle(&mut self, msg: Publish, _ctx: &mut Self::Context) {
-        if let Some(addr) = self.groups.get(&(msg.kind, msg.id)) {
-            addr.do_send(crate::group::Broadcast(msg.push));
-        }
-    }
-}
-
-/// Pushes to every socket of a user (the socket forwards it only if it has
-/// joined `user:<id>`).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct PushToUser {
-    pub user_id: String,
-    pub push: Push,
-}
-
-impl Handler<PushToUser> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: PushToUser, _ctx: &mut Self::Context) {
-        for id in self.by_user.get(&msg.user_id).into_iter().flatten() {
-            if let Some(s) = self.sockets.get(id) {
-                s.push.do_send(msg.push.clone());
+    fn handle(&mut self, Publish(push): Publish, _ctx: &mut Self::Context) {
+        match &push.topic {
+            // Nobody listens to a topic without a live actor, so there is
+            // nothing to do then.
+            Topic::Conversation(id) => {
+                if let Some(addr) = self.conversations.get(&**id) {
+                    addr.do_send(Broadcast(push));
+                }
+            }
+            // Every socket of the user; each forwards it only if it has
+            // joined `user:<id>`.
+            Topic::User(user_id) => {
+                for id in self.by_user.get(&**user_id).into_iter().flatten() {
+                    if let Some(s) = self.sockets.get(id) {
+                        s.push.do_send(push.clone());
+                    }
+                }
+            }
+            Topic::Family(_) | Topic::Tutor(_) | Topic::AdminMonitor => {
+                if let Some((kind, id)) = group::group_of(&push.topic)
+                    && let Some(addr) = self.groups.get(&(kind, id.to_owned()))
+                {
+                    addr.do_send(Broadcast(push));
+                }
+            }
+            Topic::Phoenix | Topic::Session(_) => {
+                tracing::debug!(topic = %push.topic, "push on a topic nobody can join; dropped");
             }
         }
     }

@@ -1,5 +1,9 @@
 //! One actor per WebSocket: reads Phoenix v2 frames, keeps the channels the
 //! client has joined, forwards pushes, and enforces the socket's limits.
+//!
+//! This is the only module that knows the WebSocket library
+//! (actix-web-actors): the server upgrades a request with [`start`], so a
+//! move to another library (actix-ws) changes this file alone.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -9,18 +13,20 @@ use std::time::{Duration, Instant};
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use actix_http::ws::Item;
+use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
 use cms_protocol::reply::reason;
-use cms_protocol::{Frame, Reply, Topic, event};
+use cms_protocol::topic::PHOENIX;
+use cms_protocol::{Frame, NoEvents, Reply, Topic, TopicEvents, event};
 use serde_json::{Value, json};
 
 use crate::conversation::ConversationActor;
-use crate::group::GroupActor;
-use crate::identity::{Identity, Role};
+use crate::group::{self, GroupActor};
+use crate::identity::Identity;
 use crate::messages::{ClientEvent, Close, Join, Joined, Leave, Push, SocketId};
+use crate::policy;
 use crate::rate_limit::{RateLimit, TokenBucket, Verdict};
 use crate::registry::{Connect, Disconnect, GetConversation, GetGroup, Registry};
-use crate::store::GroupKind;
 
 /// How often the socket checks that the client is still there.
 pub const HEARTBEAT_CHECK: Duration = Duration::from_secs(5);
@@ -35,6 +41,22 @@ pub struct SocketConfig {
     pub rate: RateLimit,
 }
 
+/// Upgrades `req` to a Phoenix socket for `identity` (already
+/// authenticated), with the `phoenix` subprotocol and the frame limit.
+pub fn start(
+    identity: Identity,
+    registry: Addr<Registry>,
+    config: SocketConfig,
+    req: &HttpRequest,
+    stream: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    let session = SocketSession::new(identity, registry, config);
+    ws::WsResponseBuilder::new(session, req, stream)
+        .protocols(&["phoenix"])
+        .frame_size(MAX_FRAME_BYTES)
+        .start()
+}
+
 /// The actor behind a joined topic.
 #[derive(Clone)]
 enum Target {
@@ -45,6 +67,8 @@ enum Target {
 }
 
 struct Channel {
+    /// The topic as the client spelled it, written into every push frame.
+    name: String,
     join_ref: Option<String>,
     target: Target,
 }
@@ -55,13 +79,13 @@ pub struct SocketSession {
     config: SocketConfig,
     /// Set once the registry has accepted the socket.
     id: Option<SocketId>,
-    /// Joined topics by name.
-    channels: HashMap<String, Channel>,
+    /// Joined topics.
+    channels: HashMap<Topic, Channel>,
     /// Pushes for topics whose join is on its way back: the topic's actor
     /// subscribes this socket before the answer arrives here, and what it
     /// broadcasts in between comes after the join's catch-up, so it is
     /// held and sent right after the join reply rather than dropped.
-    joining: HashMap<String, Vec<Push>>,
+    joining: HashMap<Topic, Vec<Push>>,
     last_heard: Instant,
     bucket: TokenBucket,
     /// A fragmented message being put together.
@@ -141,8 +165,8 @@ impl SocketSession {
             }
         };
         match (frame.topic.as_str(), frame.event.as_str()) {
-            ("phoenix", event::HEARTBEAT) => {
-                Self::reply(ctx, None, frame.msg_ref, "phoenix", Reply::ok(json!({})));
+            (PHOENIX, event::HEARTBEAT) => {
+                Self::reply(ctx, None, frame.msg_ref, PHOENIX, Reply::ok(json!({})));
             }
             (_, event::JOIN) => self.join(frame, ctx),
             (_, event::LEAVE) => self.leave(frame, ctx),
@@ -168,7 +192,7 @@ impl SocketSession {
             return err(Reply::error(reason::UNMATCHED_TOPIC, "no such topic"), ctx);
         };
         // Joining again replaces the earlier join, as Phoenix does.
-        if let Some(old) = self.channels.remove(&name) {
+        if let Some(old) = self.channels.remove(&topic) {
             leave_target(&old.target, socket_id);
             Self::send_frame(
                 ctx,
@@ -193,70 +217,46 @@ impl SocketSession {
                 payload
             },
         };
+        if let Err(refusal) = policy::join(me, &topic) {
+            return err(refusal.reply(), ctx);
+        }
         let registry = self.registry.clone();
-        let work: JoinFuture = match topic {
-            Topic::AdminMonitor => {
-                if me.role != Role::Admin {
-                    return err(Reply::error(reason::UNAUTHORIZED, "admins only"), ctx);
-                }
-                Box::pin(join_with_retry(
-                    registry,
-                    GetGroup(GroupKind::Admins, "monitor".to_owned()),
-                    join,
-                    Target::Group,
+        let work: JoinFuture = match &topic {
+            // `user:<id>`: no actor; pushes come through the registry.
+            Topic::User(_) => Box::pin(async {
+                Ok((
+                    Target::User,
+                    Joined {
+                        response: json!({}),
+                        presence: None,
+                    },
                 ))
-            }
-            Topic::Phoenix | Topic::Session(_) => {
-                return err(
-                    Reply::error(reason::UNMATCHED_TOPIC, "this topic is not served yet"),
-                    ctx,
-                );
-            }
-            Topic::User(id) => {
-                if id != me.user_id {
-                    return err(Reply::error(reason::UNAUTHORIZED, "not your topic"), ctx);
-                }
-                Box::pin(async {
-                    Ok((
-                        Target::User,
-                        Joined {
-                            response: json!({}),
-                            presence: None,
-                        },
-                    ))
-                })
-            }
+            }),
             Topic::Conversation(id) => Box::pin(join_with_retry(
                 registry,
-                GetConversation(id),
+                GetConversation(id.to_string()),
                 join,
                 Target::Conversation,
             )),
-            Topic::Family(id) => Box::pin(join_with_retry(
-                registry,
-                GetGroup(GroupKind::Family, id),
-                join,
-                Target::Group,
-            )),
-            Topic::Tutor(id) => {
-                if me.role != Role::Admin && id != me.user_id {
-                    return err(Reply::error(reason::UNAUTHORIZED, "not your topic"), ctx);
-                }
-                Box::pin(join_with_retry(
+            t => match group::group_of(t) {
+                Some((kind, id)) => Box::pin(join_with_retry(
                     registry,
-                    GetGroup(GroupKind::Tutor, id),
+                    GetGroup(kind, id.to_owned()),
                     join,
                     Target::Group,
-                ))
-            }
+                )),
+                // The policy has refused every topic no actor serves.
+                None => return err(policy::Refusal::NotServed.reply(), ctx),
+            },
         };
-        self.joining.insert(name.clone(), Vec::new());
+        self.joining.insert(topic.clone(), Vec::new());
         ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
             Ok((target, joined)) => {
-                let held = act.joining.remove(&name).unwrap_or_default();
+                let held = act.joining.remove(&topic).unwrap_or_default();
                 act.channels.insert(
-                    name.clone(),
+                    topic.clone(),
                     Channel {
+                        name: name.clone(),
                         join_ref: join_ref.clone(),
                         target,
                     },
@@ -280,21 +280,22 @@ impl SocketSession {
                         },
                     );
                 }
-                if let Some(ch) = act.channels.get(&name) {
+                if let Some(ch) = act.channels.get(&topic) {
                     for push in &held {
                         Self::write_push(ctx, ch, push);
                     }
                 }
             }
             Err(r) => {
-                act.joining.remove(&name);
+                act.joining.remove(&topic);
                 Self::reply(ctx, join_ref, msg_ref, &name, r)
             }
         }));
     }
 
     fn leave(&mut self, frame: Frame, ctx: &mut ws::WebsocketContext<Self>) {
-        if let (Some(ch), Some(id)) = (self.channels.remove(&frame.topic), self.id) {
+        let channel = Topic::parse(&frame.topic).and_then(|t| self.channels.remove(&t));
+        if let (Some(ch), Some(id)) = (channel, self.id) {
             leave_target(&ch.target, id);
         }
         Self::reply(
@@ -314,12 +315,21 @@ impl SocketSession {
             event,
             payload,
         } = frame;
-        let (Some(ch), Some(socket_id)) = (self.channels.get(&topic), self.id) else {
+        let joined = Topic::parse(&topic).and_then(|t| {
+            let ch = self.channels.get(&t)?;
+            Some((t, ch))
+        });
+        let (Some((parsed, ch)), Some(socket_id)) = (joined, self.id) else {
             let r = Reply::error(reason::UNMATCHED_TOPIC, "join the topic first");
             return Self::reply(ctx, join_ref, msg_ref, &topic, r);
         };
+        // The conversation actor decodes its own events; every other topic
+        // a socket can join only pushes.
         let Target::Conversation(addr) = &ch.target else {
-            let r = Reply::error(reason::UNKNOWN_EVENT, format!("{topic} takes no events"));
+            let r = match NoEvents::decode(&parsed, &event, payload) {
+                Err(e) => e.reply(),
+                Ok(none) => match none {},
+            };
             return Self::reply(ctx, join_ref, msg_ref, &topic, r);
         };
         let req = addr.send(ClientEvent {
@@ -409,7 +419,7 @@ fn salvage_refs(text: &str) -> (Option<String>, Option<String>, String) {
             .and_then(|a| a.get(i))
             .and_then(|x| x.as_str().map(str::to_owned))
     };
-    (s(0), s(1), s(2).unwrap_or_else(|| "phoenix".to_owned()))
+    (s(0), s(1), s(2).unwrap_or_else(|| PHOENIX.to_owned()))
 }
 
 impl Actor for SocketSession {
@@ -454,11 +464,11 @@ impl Handler<Push> for SocketSession {
     type Result = ();
 
     fn handle(&mut self, msg: Push, ctx: &mut Self::Context) {
-        match self.channels.get(&*msg.topic) {
+        match self.channels.get(&msg.topic) {
             Some(ch) => Self::write_push(ctx, ch, &msg),
             // Left, or never joined: dropped.
             None => {
-                if let Some(held) = self.joining.get_mut(&*msg.topic) {
+                if let Some(held) = self.joining.get_mut(&msg.topic) {
                     held.push(msg);
                 }
             }
@@ -471,7 +481,7 @@ impl SocketSession {
     fn write_push(ctx: &mut ws::WebsocketContext<Self>, ch: &Channel, msg: &Push) {
         // The payload is shared, already encoded: splice it in.
         let head =
-            serde_json::to_string(&(&ch.join_ref, (), &*msg.topic, msg.event)).unwrap_or_default();
+            serde_json::to_string(&(&ch.join_ref, (), &ch.name, msg.event)).unwrap_or_default();
         let mut text = String::with_capacity(head.len() + msg.payload.len() + 1);
         text.push_str(&head[..head.len() - 1]);
         text.push(',');

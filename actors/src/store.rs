@@ -25,32 +25,14 @@ pub enum Appended {
     Duplicate(Message),
 }
 
-/// Who may hear a family, tutor or admin topic.
+/// Who may hear a family, tutor or admin topic. The topic itself is
+/// `crate::group::topic_of(kind, id)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GroupKind {
     Family,
     Tutor,
     /// `admin:<id>` topics (today `admin:monitor`): admins only.
     Admins,
-}
-
-impl GroupKind {
-    pub fn prefix(self) -> &'static str {
-        match self {
-            Self::Family => "family",
-            Self::Tutor => "tutor",
-            Self::Admins => "admin",
-        }
-    }
-
-    pub fn from_prefix(s: &str) -> Option<Self> {
-        match s {
-            "family" => Some(Self::Family),
-            "tutor" => Some(Self::Tutor),
-            "admin" => Some(Self::Admins),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

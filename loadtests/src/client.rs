@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cms_protocol::topic::PHOENIX;
 use cms_protocol::{Frame, Reply, event};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
@@ -210,7 +211,7 @@ impl PhxClient {
     }
 
     pub async fn heartbeat(&self) -> Result<Reply, ClientError> {
-        self.push("phoenix", event::HEARTBEAT, json!({})).await
+        self.push(PHOENIX, event::HEARTBEAT, json!({})).await
     }
 
     /// The next frame that is not an awaited reply.

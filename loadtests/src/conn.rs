@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use cms_protocol::{Frame, event};
+use cms_protocol::topic::PHOENIX;
+use cms_protocol::{Frame, Topic, event};
 use serde_json::{Value, json};
 
 use crate::client::{PhxClient, socket_url};
@@ -32,7 +33,7 @@ pub fn topic(world: &World, c: usize) -> String {
     let id = world.conversations.get(c).map_or("", |x| x.id.as_str());
     match world.target {
         Target::Nats => format!("conv.{id}"),
-        _ => format!("conversation:{id}"),
+        _ => Topic::Conversation(id.into()).to_string(),
     }
 }
 
@@ -73,7 +74,10 @@ impl Conn {
                 if user_topic {
                     expect_ok(
                         client
-                            .join(&format!("user:{}", member.id), json!({}))
+                            .join(
+                                &Topic::User(member.id.as_str().into()).to_string(),
+                                json!({}),
+                            )
                             .await?,
                     )?;
                 }
@@ -122,7 +126,7 @@ impl Conn {
     /// Keeps an idle socket alive (Phoenix closes silent sockets).
     pub async fn heartbeat(&self) {
         if let Conn::Phx(c) = self {
-            let _ = c.push_no_wait("phoenix", event::HEARTBEAT, json!({})).await;
+            let _ = c.push_no_wait(PHOENIX, event::HEARTBEAT, json!({})).await;
         }
     }
 

@@ -9,6 +9,7 @@ pub mod nats;
 pub mod proc_stats;
 pub mod report;
 pub mod scenario;
+pub mod seed;
 pub mod stamp;
 pub mod track;
 pub mod world;

@@ -2,7 +2,7 @@
 //! conversations with their members (seeded accounts on the CMS server,
 //! made-up names on the baseline and the peer, which check no one).
 
-use cms_protocol::seed::Seeded;
+use crate::seed::Seeded;
 
 /// The system a scenario drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]

@@ -2,6 +2,10 @@
 //! `calendar:changed` push sent to `family:<id>`, `tutor:<id>` and
 //! `admin:monitor` right after a change commits.
 
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use cms_domain::Role;
+use cms_domain::lesson::{LessonKind, LessonStatus};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,8 +25,7 @@ pub struct StudentRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cancellation {
     pub student_ids: Vec<String>,
-    /// parent, tutor or admin.
-    pub by_role: String,
+    pub by_role: Role,
     pub reason: String,
     pub at: String,
     /// Seconds between the cancellation and the start.
@@ -38,19 +41,18 @@ pub struct Occurrence {
     pub id: String,
     #[serde(default)]
     pub series_id: Option<String>,
-    /// booked, cancelled or rescheduled (moved: see `rescheduled_to`).
-    pub status: String,
-    /// one_to_one or group.
-    pub kind: String,
+    /// Moved lessons are `rescheduled`: see `rescheduled_to`.
+    pub status: LessonStatus,
+    pub kind: LessonKind,
     pub tutor: Person,
     /// The students still booked (a seat withdrawn from a group lesson is
     /// listed under `cancellations`).
     pub students: Vec<StudentRef>,
     pub subject: String,
     pub level: String,
-    pub start: String,
-    pub end: String,
-    pub timezone: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub timezone: Tz,
     pub local_start: String,
     pub duration_min: u32,
     /// Per student, in pence.

@@ -8,14 +8,15 @@
 
 pub mod calendar;
 pub mod chat;
+pub mod client_event;
 pub mod event;
 pub mod frame;
 pub mod notify;
 pub mod presence;
 pub mod reply;
-pub mod seed;
 pub mod topic;
 
+pub use client_event::{ConversationEvent, EventError, NoEvents, TopicEvents};
 pub use frame::{Frame, FrameError};
 pub use reply::{Reply, ReplyStatus};
 pub use topic::Topic;

@@ -1,18 +1,24 @@
 //! Topic names: `kind:id`, plus Phoenix's own `phoenix` topic for heartbeats.
+//!
+//! Every topic name the server or a client builds goes through [`Topic`], so
+//! the spelling of a kind lives in one place (`parse` and `Display` here).
 
 use std::fmt;
+use std::sync::Arc;
 
-/// A channel a socket can join. Ids are opaque strings (record keys).
+/// A channel a socket can join. Ids are opaque strings (record keys), held
+/// as `Arc<str>` because a topic rides on every push of a broadcast: cloning
+/// it for each recipient is a reference-count bump, not an allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Topic {
     /// Phoenix's socket-level topic: heartbeats only.
     Phoenix,
-    Conversation(String),
-    Family(String),
-    Tutor(String),
-    User(String),
+    Conversation(Arc<str>),
+    Family(Arc<str>),
+    Tutor(Arc<str>),
+    User(Arc<str>),
     /// Reserved: the live lesson room.
-    Session(String),
+    Session(Arc<str>),
     /// The admins' live board: every calendar change, later live lessons.
     AdminMonitor,
 }
@@ -24,7 +30,7 @@ impl Topic {
     /// Parses a topic string; `None` for names the server does not serve.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "phoenix" => return Some(Self::Phoenix),
+            PHOENIX => return Some(Self::Phoenix),
             "admin:monitor" => return Some(Self::AdminMonitor),
             _ => {}
         }
@@ -37,7 +43,7 @@ impl Topic {
         if !valid {
             return None;
         }
-        let id = id.to_owned();
+        let id: Arc<str> = id.into();
         Some(match kind {
             "conversation" => Self::Conversation(id),
             "family" => Self::Family(id),
@@ -49,10 +55,14 @@ impl Topic {
     }
 }
 
+/// The name of Phoenix's socket-level topic, for frames that need it as text
+/// (heartbeats).
+pub const PHOENIX: &str = "phoenix";
+
 impl fmt::Display for Topic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Phoenix => f.write_str("phoenix"),
+            Self::Phoenix => f.write_str(PHOENIX),
             Self::AdminMonitor => f.write_str("admin:monitor"),
             Self::Conversation(id) => write!(f, "conversation:{id}"),
             Self::Family(id) => write!(f, "family:{id}"),
@@ -81,6 +91,14 @@ mod tests {
             let t = Topic::parse(s).expect(s);
             assert_eq!(t.to_string(), s);
         }
+    }
+
+    #[test]
+    fn built_topics_print_as_parsed() {
+        let t = Topic::Conversation("c1".into());
+        assert_eq!(t.to_string(), "conversation:c1");
+        assert_eq!(Topic::parse("conversation:c1"), Some(t));
+        assert_eq!(Topic::User("u1".into()).to_string(), "user:u1");
     }
 
     #[test]

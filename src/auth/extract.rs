@@ -5,17 +5,25 @@ use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, web};
 use cms_actors::{Identity, Role};
+use cms_domain::Caller;
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
+/// A caller with the login session their token names. Derefs to the
+/// [`Caller`] the use cases take.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
-    pub user_id: String,
-    pub name: String,
-    pub role: Role,
-    pub family_id: Option<String>,
+    pub caller: Caller,
     pub session_id: String,
+}
+
+impl std::ops::Deref for AuthUser {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
 }
 
 impl AuthUser {
@@ -31,8 +39,8 @@ impl AuthUser {
     /// The caller's family, for endpoints only parents may use.
     pub fn parent_family(&self) -> Result<&str, ApiError> {
         self.require(Role::Parent)?;
-        self.family_id
-            .as_deref()
+        self.caller
+            .parent_family()
             .ok_or_else(|| ApiError::Forbidden("this parent has no family".into()))
     }
 
@@ -54,17 +62,19 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, Api
         .ok_or(ApiError::Unauthorized)?;
     let s = match state.store.live_session(&claims.sid, now).await {
         Ok(s) => s,
-        Err(crate::store::StoreError::NotFound) => return Err(ApiError::Unauthorized),
+        Err(cms_store::StoreError::NotFound) => return Err(ApiError::Unauthorized),
         Err(e) => return Err(e.into()),
     };
     if s.user_id != claims.sub {
         return Err(ApiError::Unauthorized);
     }
     Ok(AuthUser {
-        role: Role::parse(&s.role).ok_or(ApiError::Unauthorized)?,
-        user_id: s.user_id,
-        name: s.name,
-        family_id: s.family_id,
+        caller: Caller {
+            role: s.role,
+            user_id: s.user_id,
+            name: s.name,
+            family_id: s.family_id,
+        },
         session_id: claims.sid,
     })
 }

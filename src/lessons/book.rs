@@ -5,16 +5,18 @@ use cms_actors::Role;
 use cms_protocol::calendar::{Change, Occurrence};
 use serde::{Deserialize, Serialize};
 
+use super::Lessons;
 use super::clash::{Clash, Planned, cells, clashes};
+use super::error::LessonError;
 use super::{PLAN_ATTEMPTS, push};
-use crate::auth::AuthUser;
-use crate::error::ApiError;
 use crate::notify::{self, jobs::Kind};
-use crate::scheduling::recurrence::{self, Freq};
-use crate::scheduling::time::{self, StartSpec};
-use crate::startup::AppState;
-use crate::store::lessons::{NewLessons, NewOccurrence, NewSeries};
-use crate::store::{StoreError, TutorProfile, new_key};
+use cms_domain::Caller;
+use cms_domain::lesson::LessonKind;
+use cms_domain::scheduling::recurrence::{self, Freq};
+use cms_domain::scheduling::time::{self, StartSpec};
+use cms_domain::tutor::TutorStatus;
+use cms_store::lessons::{NewLessons, NewOccurrence, NewSeries};
+use cms_store::{StoreError, TutorProfile, new_key};
 
 /// Students in one group lesson at most.
 pub const MAX_GROUP: usize = 4;
@@ -70,9 +72,9 @@ pub struct BookingResponse {
 }
 
 /// The lesson's length, checked against the grid.
-pub fn check_duration(d: u32) -> Result<Duration, ApiError> {
+pub fn check_duration(d: u32) -> Result<Duration, LessonError> {
     if !(15..=240).contains(&d) || !d.is_multiple_of(15) {
-        return Err(ApiError::Invalid(
+        return Err(LessonError::Invalid(
             "duration_min must be a multiple of 15 between 15 and 240".into(),
         ));
     }
@@ -86,13 +88,13 @@ pub fn planned_start(
     local: chrono::NaiveDateTime,
     duration: Duration,
     now: DateTime<Utc>,
-) -> Result<Planned, ApiError> {
-    let start = time::resolve(tz, local).map_err(|e| ApiError::Invalid(e.to_string()))?;
+) -> Result<Planned, LessonError> {
+    let start = time::resolve(tz, local).map_err(|e| LessonError::Invalid(e.to_string()))?;
     if !time::on_grid(start) {
-        return Err(ApiError::Invalid(time::TimeError::OffGrid.to_string()));
+        return Err(LessonError::Invalid(time::TimeError::OffGrid.to_string()));
     }
     if start <= now {
-        return Err(ApiError::Invalid(format!(
+        return Err(LessonError::Invalid(format!(
             "{} is in the past",
             time::fmt_local(local)
         )));
@@ -111,14 +113,14 @@ pub fn price(rate_per_hour: i64, duration_min: u32) -> i64 {
 }
 
 pub async fn book(
-    state: &AppState,
-    user: &AuthUser,
+    deps: &Lessons,
+    user: &Caller,
     req: BookingRequest,
-) -> Result<BookingResponse, ApiError> {
-    let now = state.clock.now();
-    let cfg = &state.scheduling;
+) -> Result<BookingResponse, LessonError> {
+    let now = deps.clock.now();
+    let cfg = &deps.scheduling;
     if user.role == Role::Tutor {
-        return Err(ApiError::Forbidden(
+        return Err(LessonError::Forbidden(
             "parents book for their children; admins for anyone".into(),
         ));
     }
@@ -127,23 +129,23 @@ pub async fn book(
     student_ids.sort();
     student_ids.dedup();
     if student_ids.is_empty() || student_ids.len() != req.student_ids.len() {
-        return Err(ApiError::Invalid(
+        return Err(LessonError::Invalid(
             "student_ids must list one or more distinct students".into(),
         ));
     }
     if student_ids.len() > MAX_GROUP {
-        return Err(ApiError::Conflict(format!(
+        return Err(LessonError::Conflict(format!(
             "a group lesson has at most {MAX_GROUP} students"
         )));
     }
-    let students = state.store.students_by_ids(&student_ids).await?;
+    let students = deps.store.students_by_ids(&student_ids).await?;
     if students.len() != student_ids.len() {
-        return Err(ApiError::NotFound("no such student".into()));
+        return Err(LessonError::NotFound("no such student".into()));
     }
     if user.role == Role::Parent {
-        let family = user.parent_family()?;
+        let family = user.parent_family().ok_or_else(super::no_family)?;
         if students.iter().any(|s| s.family_id != family) {
-            return Err(ApiError::Forbidden(
+            return Err(LessonError::Forbidden(
                 "a parent books for their own children".into(),
             ));
         }
@@ -152,31 +154,33 @@ pub async fn book(
     families.sort();
     families.dedup();
 
-    let tz = time::zone(&req.timezone).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let tz = time::zone(&req.timezone).map_err(|e| LessonError::Invalid(e.to_string()))?;
     let first_local =
-        match time::parse_start(&req.start).map_err(|e| ApiError::Invalid(e.to_string()))? {
+        match time::parse_start(&req.start).map_err(|e| LessonError::Invalid(e.to_string()))? {
             StartSpec::Local(l) => l,
             StartSpec::Instant(t) => time::local(tz, t),
         };
-    let subject = match state.store.find_subject(&req.subject, &req.level).await {
+    let subject = match deps.store.find_subject(&req.subject, &req.level).await {
         Err(StoreError::NotFound) => {
-            return Err(ApiError::Invalid(format!(
+            return Err(LessonError::Invalid(format!(
                 "{} {} is not in the subject catalogue",
                 req.level, req.subject
             )));
         }
         other => other?,
     };
-    let tutor = tutor_for_booking(state, &req.tutor_id).await?;
+    let tutor = tutor_for_booking(deps, &req.tutor_id).await?;
     let teaching = tutor.teaching(&subject.id).ok_or_else(|| {
-        ApiError::Invalid(format!(
+        LessonError::Invalid(format!(
             "this tutor does not teach {} {}",
             subject.level, subject.name
         ))
     })?;
     let template = match &req.template_id {
-        Some(id) => Some(match state.store.template(id).await {
-            Err(StoreError::NotFound) => return Err(ApiError::Invalid("no such template".into())),
+        Some(id) => Some(match deps.store.template(id).await {
+            Err(StoreError::NotFound) => {
+                return Err(LessonError::Invalid("no such template".into()));
+            }
             other => other?,
         }),
         None => None,
@@ -202,7 +206,7 @@ pub async fn book(
                 .as_deref()
                 .map(time::parse_date)
                 .transpose()
-                .map_err(|e| ApiError::Invalid(e.to_string()))?;
+                .map_err(|e| LessonError::Invalid(e.to_string()))?;
             recurrence::expand(
                 first_local,
                 r.freq,
@@ -210,7 +214,7 @@ pub async fn book(
                 until,
                 cfg.max_series_occurrences,
             )
-            .map_err(|e| ApiError::Invalid(e.to_string()))?
+            .map_err(|e| LessonError::Invalid(e.to_string()))?
         }
     };
     let planned = locals
@@ -218,7 +222,7 @@ pub async fn book(
         .map(|l| planned_start(tz, l, duration, now))
         .collect::<Result<Vec<_>, _>>()?;
     if req.use_credit && planned.len() > 1 {
-        return Err(ApiError::Invalid(
+        return Err(LessonError::Invalid(
             "a makeup credit pays for one lesson: book the makeup on its own".into(),
         ));
     }
@@ -226,7 +230,7 @@ pub async fn book(
         match families.as_slice() {
             [one] => Some(one.clone()),
             _ => {
-                return Err(ApiError::Invalid(
+                return Err(LessonError::Invalid(
                     "makeup credits pay for one family's children".into(),
                 ));
             }
@@ -238,7 +242,7 @@ pub async fn book(
     let buffer = Duration::minutes(i64::from(tutor.buffer_min));
     let availability = tutor
         .availability()
-        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+        .map_err(|e| LessonError::Invalid(e.to_string()))?;
     let series = req.recurrence.as_ref().map(|r| NewSeries {
         id: new_key(),
         freq: r.freq.as_str().to_owned(),
@@ -247,9 +251,9 @@ pub async fn book(
     for _ in 0..PLAN_ATTEMPTS {
         // What is in the way now.
         let (Some(first), Some(last)) = (planned.first(), planned.last()) else {
-            return Err(ApiError::Invalid("nothing to book".into()));
+            return Err(LessonError::Invalid("nothing to book".into()));
         };
-        let near = state
+        let near = deps
             .store
             .lessons_near(&tutor.id, &student_ids, first.start, last.end)
             .await?;
@@ -269,20 +273,20 @@ pub async fn book(
             }
         }
         if !skipped.is_empty() && (!req.skip_conflicts || free.is_empty()) {
-            return Err(ApiError::ConflictWith(
-                format!(
+            return Err(LessonError::Clashes {
+                message: format!(
                     "{} of the requested occurrences cannot be booked",
                     planned.len() - free.len()
                 ),
-                serde_json::json!({ "clashes": skipped }),
-            ));
+                clashes: skipped,
+            });
         }
         let lessons: Vec<NewOccurrence> = free
             .iter()
             .map(|p| NewOccurrence {
                 id: new_key(),
-                starts_at: crate::store::ts(p.start),
-                ends_at: crate::store::ts(p.end),
+                starts_at: cms_store::ts(p.start),
+                ends_at: cms_store::ts(p.end),
                 local_start: p.local_start.clone(),
                 cells: cells(p, &tutor.id, buffer, &student_ids),
             })
@@ -292,7 +296,11 @@ pub async fn book(
             tutor: tutor.id.clone(),
             students: student_ids.clone(),
             families: families.clone(),
-            kind: if group { "group" } else { "one_to_one" }.into(),
+            kind: if group {
+                LessonKind::Group
+            } else {
+                LessonKind::OneToOne
+            },
             subject: subject.id.clone(),
             template: template.as_ref().map(|t| t.id.clone()),
             timezone: tz.name().to_owned(),
@@ -311,11 +319,11 @@ pub async fn book(
             .iter()
             .zip(&ids)
             .flat_map(|(p, id)| {
-                notify::jobs::reminders(id, p.start, &state.reminders.offsets_min, now)
+                notify::jobs::reminders(id, p.start, &deps.reminders.offsets_min, now)
             })
             .collect();
         jobs.push(notify::jobs::notice(Kind::Booked, &ids, &families, now));
-        match state
+        match deps
             .store
             .apply_lessons(&[], Some(&new), credit_count, &jobs, now)
             .await
@@ -325,28 +333,31 @@ pub async fn book(
             Err(e) => return Err(e.into()),
             Ok(()) => {}
         }
-        state.notifier.wake();
-        let occurrences = state.store.occurrences(&ids).await?;
-        push::calendar_changed(state, &occurrences, Change::Booked, &[]);
+        deps.notifier.wake();
+        let occurrences = deps.store.occurrences(&ids).await?;
+        push::calendar_changed(deps, &occurrences, Change::Booked, &[]);
         return Ok(BookingResponse {
             series_id: series.map(|s| s.id),
             occurrences,
             skipped,
         });
     }
-    Err(ApiError::Conflict(
+    Err(LessonError::Conflict(
         "the slot was taken while booking; try again".into(),
     ))
 }
 
 /// The tutor's profile, if they can be booked.
-pub async fn tutor_for_booking(state: &AppState, tutor_id: &str) -> Result<TutorProfile, ApiError> {
-    let tutor = match state.store.tutor_profile(tutor_id).await {
-        Err(StoreError::NotFound) => return Err(ApiError::NotFound("no such tutor".into())),
+pub async fn tutor_for_booking(
+    deps: &Lessons,
+    tutor_id: &str,
+) -> Result<TutorProfile, LessonError> {
+    let tutor = match deps.store.tutor_profile(tutor_id).await {
+        Err(StoreError::NotFound) => return Err(LessonError::NotFound("no such tutor".into())),
         other => other?,
     };
-    if tutor.status != "approved" {
-        return Err(ApiError::Conflict(format!(
+    if tutor.status != TutorStatus::Approved {
+        return Err(LessonError::Conflict(format!(
             "this tutor is not taking bookings ({})",
             tutor.status
         )));

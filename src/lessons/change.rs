@@ -4,22 +4,23 @@
 
 use chrono::Duration;
 use cms_actors::Role;
+use cms_domain::Refusal;
+use cms_domain::lesson::{CellOwner, LessonKind, LessonStatus};
 use cms_protocol::calendar::{Change, Occurrence};
 use serde::{Deserialize, Serialize};
 
+use super::Lessons;
 use super::book::{MAX_GROUP, check_duration, planned_start, tutor_for_booking};
 use super::clash::{Planned, cells, clashes};
+use super::error::LessonError;
 use super::{PLAN_ATTEMPTS, may_see, not_found, push};
-use crate::auth::AuthUser;
-use crate::error::ApiError;
 use crate::notify::{self, jobs::Kind};
-use crate::scheduling::policy::Canceller;
-use crate::scheduling::time::{self, StartSpec};
-use crate::startup::AppState;
-use crate::store::lessons::{
+use cms_domain::Caller;
+use cms_domain::scheduling::time::{self, StartSpec};
+use cms_store::lessons::{
     LessonChange, LessonState, NewCancellation, NewCredit, NewLessons, NewOccurrence,
 };
-use crate::store::{StoreError, new_key, ts};
+use cms_store::{StoreError, new_key, ts};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -76,17 +77,9 @@ pub struct AddStudentsRequest {
     pub student_ids: Vec<String>,
 }
 
-fn canceller(role: Role) -> Canceller {
-    match role {
-        Role::Parent => Canceller::Parent,
-        Role::Tutor => Canceller::Tutor,
-        Role::Admin => Canceller::Admin,
-    }
-}
-
-fn check_reason(reason: &str) -> Result<(), ApiError> {
+fn check_reason(reason: &str) -> Result<(), LessonError> {
     if reason.trim().is_empty() || reason.chars().count() > 1000 {
-        return Err(ApiError::Invalid(
+        return Err(LessonError::Invalid(
             "reason must be 1 to 1000 characters".into(),
         ));
     }
@@ -94,45 +87,47 @@ fn check_reason(reason: &str) -> Result<(), ApiError> {
 }
 
 /// A lesson the caller may change: visible to them, booked, not started.
-async fn changeable(state: &AppState, user: &AuthUser, id: &str) -> Result<LessonState, ApiError> {
-    let l = match state.store.lesson_state(id).await {
+async fn changeable(deps: &Lessons, user: &Caller, id: &str) -> Result<LessonState, LessonError> {
+    let l = match deps.store.lesson_state(id).await {
         Err(StoreError::NotFound) => return Err(not_found()),
         other => other?,
     };
     if !may_see(user, &l) {
         return Err(not_found());
     }
-    if l.status != "booked" {
-        return Err(ApiError::Conflict(format!(
+    if l.status != LessonStatus::Booked {
+        return Err(LessonError::Conflict(format!(
             "this lesson is already {}",
             l.status
         )));
     }
-    if l.starts_at <= state.clock.now() {
-        return Err(ApiError::Conflict("this lesson has already started".into()));
+    if l.starts_at <= deps.clock.now() {
+        return Err(LessonError::Conflict(
+            "this lesson has already started".into(),
+        ));
     }
     Ok(l)
 }
 
 pub async fn cancel(
-    state: &AppState,
-    user: &AuthUser,
+    deps: &Lessons,
+    user: &Caller,
     id: &str,
     req: &CancelRequest,
-) -> Result<CancelResponse, ApiError> {
+) -> Result<CancelResponse, LessonError> {
     check_reason(&req.reason)?;
-    let who = canceller(user.role);
-    let policy = state.scheduling.policy();
+    let who = user.role;
+    let policy = deps.scheduling.policy();
     for _ in 0..PLAN_ATTEMPTS {
-        let now = state.clock.now();
-        let first = changeable(state, user, id).await?;
+        let now = deps.clock.now();
+        let first = changeable(deps, user, id).await?;
         let lessons = match (req.scope, &first.series_id) {
             (Scope::Occurrence, _) => vec![first.clone()],
             (Scope::Following, Some(series)) => {
-                state.store.series_from(series, first.starts_at).await?
+                deps.store.series_from(series, first.starts_at).await?
             }
             (Scope::Following, None) => {
-                return Err(ApiError::Invalid(
+                return Err(LessonError::Invalid(
                     "this lesson is not part of a series".into(),
                 ));
             }
@@ -154,8 +149,7 @@ pub async fn cancel(
                 .seats
                 .iter()
                 .filter(|s| {
-                    who != Canceller::Parent
-                        || user.family_id.as_deref() == Some(s.family_id.as_str())
+                    who != Role::Parent || user.family_id.as_deref() == Some(s.family_id.as_str())
                 })
                 .cloned()
                 .collect();
@@ -163,7 +157,7 @@ pub async fn cancel(
             let outcome = policy.outcome(who, l.starts_at, now, ending_series);
             let mut c = LessonChange::of(l);
             if leaving.len() == l.seats.len() {
-                c.status = "cancelled".into();
+                c.status = LessonStatus::Cancelled;
                 c.free_all = true;
             } else {
                 whole = false;
@@ -179,12 +173,15 @@ pub async fn cancel(
                     f.dedup();
                     f
                 };
-                c.free_owners = leaving.iter().map(|s| format!("s:{}", s.id)).collect();
+                c.free_owners = leaving
+                    .iter()
+                    .map(|s| CellOwner::Student(s.id.clone()))
+                    .collect();
             }
             c.cancellation = Some(NewCancellation {
                 students: leaving.iter().map(|s| s.id.clone()).collect(),
                 by: user.user_id.clone(),
-                role: who.as_str().into(),
+                role: who,
                 reason: req.reason.trim().into(),
                 notice_secs: (l.starts_at - now).num_seconds(),
                 chargeable: outcome.chargeable,
@@ -209,24 +206,24 @@ pub async fn cancel(
         told.sort();
         told.dedup();
         let jobs = [notify::jobs::notice(Kind::Cancelled, &ids, &told, now)];
-        match state
+        match deps
             .store
             .apply_lessons(&changes, None, 0, &jobs, now)
             .await
         {
-            Err(StoreError::Refused { code, .. }) if code == "stale" => continue,
+            Err(StoreError::Refused(Refusal::StaleVersion)) => continue,
             Err(e) => return Err(e.into()),
             Ok(()) => {}
         }
-        state.notifier.wake();
-        let occurrences = state.store.occurrences(&ids).await?;
+        deps.notifier.wake();
+        let occurrences = deps.store.occurrences(&ids).await?;
         let before: Vec<String> = lessons.iter().flat_map(LessonState::family_ids).collect();
         let change = if whole {
             Change::Cancelled
         } else {
             Change::Updated
         };
-        push::calendar_changed(state, &occurrences, change, &before);
+        push::calendar_changed(deps, &occurrences, change, &before);
         return Ok(CancelResponse {
             occurrences,
             credits_issued,
@@ -236,48 +233,48 @@ pub async fn cancel(
     Err(busy())
 }
 
-fn busy() -> ApiError {
-    ApiError::Conflict("the lesson kept changing; try again".into())
+fn busy() -> LessonError {
+    LessonError::Conflict("the lesson kept changing; try again".into())
 }
 
 pub async fn reschedule(
-    state: &AppState,
-    user: &AuthUser,
+    deps: &Lessons,
+    user: &Caller,
     id: &str,
     req: &RescheduleRequest,
-) -> Result<RescheduleResponse, ApiError> {
+) -> Result<RescheduleResponse, LessonError> {
     check_reason(&req.reason)?;
-    let policy = state.scheduling.policy();
+    let policy = deps.scheduling.policy();
     for _ in 0..PLAN_ATTEMPTS {
-        let now = state.clock.now();
-        let l = changeable(state, user, id).await?;
+        let now = deps.clock.now();
+        let l = changeable(deps, user, id).await?;
         if user.role == Role::Parent {
-            let family = user.parent_family()?;
+            let family = user.parent_family().ok_or_else(super::no_family)?;
             if l.seats.iter().any(|s| s.family_id != family) {
-                return Err(ApiError::Forbidden(
+                return Err(LessonError::Forbidden(
                     "a lesson shared with another family is moved by the tutor or an admin".into(),
                 ));
             }
             if l.starts_at - now < policy.notice {
-                return Err(ApiError::Conflict(format!(
+                return Err(LessonError::Conflict(format!(
                     "lessons are moved at least {} hours ahead; cancel instead",
                     policy.notice.num_hours()
                 )));
             }
         }
         let tz_name = req.timezone.clone().unwrap_or_else(|| l.timezone.clone());
-        let tz = time::zone(&tz_name).map_err(|e| ApiError::Invalid(e.to_string()))?;
+        let tz = time::zone(&tz_name).map_err(|e| LessonError::Invalid(e.to_string()))?;
         let local =
-            match time::parse_start(&req.start).map_err(|e| ApiError::Invalid(e.to_string()))? {
+            match time::parse_start(&req.start).map_err(|e| LessonError::Invalid(e.to_string()))? {
                 StartSpec::Local(x) => x,
                 StartSpec::Instant(t) => time::local(tz, t),
             };
         let duration_min = req.duration_min.unwrap_or(l.duration_min);
         let p: Planned = planned_start(tz, local, check_duration(duration_min)?, now)?;
-        let tutor = tutor_for_booking(state, &l.tutor_id).await?;
+        let tutor = tutor_for_booking(deps, &l.tutor_id).await?;
         let buffer = Duration::minutes(i64::from(tutor.buffer_min));
         let students = l.student_ids();
-        let near = state
+        let near = deps
             .store
             .lessons_near(&l.tutor_id, &students, p.start, p.end)
             .await?;
@@ -285,7 +282,7 @@ pub async fn reschedule(
         if user.role == Role::Parent {
             let avail = tutor
                 .availability()
-                .map_err(|e| ApiError::Invalid(e.to_string()))?;
+                .map_err(|e| LessonError::Invalid(e.to_string()))?;
             if !avail.contains(p.start, p.end) {
                 found.push(p.clash("outside_availability", None));
             }
@@ -295,13 +292,13 @@ pub async fn reschedule(
         }
         let new_id = new_key();
         let mut old = LessonChange::of(&l);
-        old.status = "rescheduled".into();
+        old.status = LessonStatus::Rescheduled;
         old.rescheduled_to = Some(new_id.clone());
         old.free_all = true;
         old.cancellation = Some(NewCancellation {
             students: students.clone(),
             by: user.user_id.clone(),
-            role: canceller(user.role).as_str().into(),
+            role: user.role,
             reason: format!("moved: {}", req.reason.trim()),
             notice_secs: (l.starts_at - now).num_seconds(),
             chargeable: false,
@@ -310,7 +307,7 @@ pub async fn reschedule(
             tutor: l.tutor_id.clone(),
             students: students.clone(),
             families: l.family_ids(),
-            kind: l.kind.clone(),
+            kind: l.kind,
             subject: l.subject_id.clone(),
             template: l.template_id.clone(),
             timezone: tz.name().to_owned(),
@@ -330,28 +327,28 @@ pub async fn reschedule(
                 cells: cells(&p, &l.tutor_id, buffer, &students),
             }],
         };
-        let mut jobs = notify::jobs::reminders(&new_id, p.start, &state.reminders.offsets_min, now);
+        let mut jobs = notify::jobs::reminders(&new_id, p.start, &deps.reminders.offsets_min, now);
         jobs.push(notify::jobs::notice(
             Kind::Rescheduled,
             std::slice::from_ref(&new_id),
             &l.family_ids(),
             now,
         ));
-        match state
+        match deps
             .store
             .apply_lessons(&[old], Some(&new), 0, &jobs, now)
             .await
         {
-            Err(StoreError::Refused { code, .. }) if code == "stale" => continue,
+            Err(StoreError::Refused(Refusal::StaleVersion)) => continue,
             // Taken meanwhile: plan again, which names the clash.
             Err(StoreError::Duplicate(_)) => continue,
             Err(e) => return Err(e.into()),
             Ok(()) => {}
         }
-        state.notifier.wake();
+        deps.notifier.wake();
         // The new lesson stays in its series.
-        let occurrences = state.store.occurrences(&[l.id.clone(), new_id]).await?;
-        push::calendar_changed(state, &occurrences, Change::Rescheduled, &[]);
+        let occurrences = deps.store.occurrences(&[l.id.clone(), new_id]).await?;
+        push::calendar_changed(deps, &occurrences, Change::Rescheduled, &[]);
         let mut it = occurrences.into_iter();
         let (Some(a), Some(b)) = (it.next(), it.next()) else {
             return Err(not_found());
@@ -365,21 +362,21 @@ pub async fn reschedule(
     Err(busy())
 }
 
-fn clash_error(found: Vec<super::Clash>) -> ApiError {
-    ApiError::ConflictWith(
-        "the new time is not free".into(),
-        serde_json::json!({ "clashes": found }),
-    )
+fn clash_error(found: Vec<super::Clash>) -> LessonError {
+    LessonError::Clashes {
+        message: "the new time is not free".into(),
+        clashes: found,
+    }
 }
 
 pub async fn add_students(
-    state: &AppState,
-    user: &AuthUser,
+    deps: &Lessons,
+    user: &Caller,
     id: &str,
     req: &AddStudentsRequest,
-) -> Result<Occurrence, ApiError> {
+) -> Result<Occurrence, LessonError> {
     if user.role == Role::Tutor {
-        return Err(ApiError::Forbidden(
+        return Err(LessonError::Forbidden(
             "parents and admins add students".into(),
         ));
     }
@@ -387,44 +384,44 @@ pub async fn add_students(
     ids.sort();
     ids.dedup();
     if ids.is_empty() || ids.len() != req.student_ids.len() {
-        return Err(ApiError::Invalid(
+        return Err(LessonError::Invalid(
             "student_ids must list distinct students".into(),
         ));
     }
-    let students = state.store.students_by_ids(&ids).await?;
+    let students = deps.store.students_by_ids(&ids).await?;
     if students.len() != ids.len() {
-        return Err(ApiError::NotFound("no such student".into()));
+        return Err(LessonError::NotFound("no such student".into()));
     }
     if user.role == Role::Parent {
-        let family = user.parent_family()?;
+        let family = user.parent_family().ok_or_else(super::no_family)?;
         if students.iter().any(|s| s.family_id != family) {
-            return Err(ApiError::Forbidden(
+            return Err(LessonError::Forbidden(
                 "a parent adds their own children".into(),
             ));
         }
     }
     for _ in 0..PLAN_ATTEMPTS {
-        let now = state.clock.now();
+        let now = deps.clock.now();
         // Peers from another family may join a group lesson they cannot see yet.
-        let l = match state.store.lesson_state(id).await {
+        let l = match deps.store.lesson_state(id).await {
             Err(StoreError::NotFound) => return Err(not_found()),
             other => other?,
         };
-        if l.status != "booked" || l.starts_at <= now {
-            return Err(ApiError::Conflict(
+        if l.status != LessonStatus::Booked || l.starts_at <= now {
+            return Err(LessonError::Conflict(
                 "this lesson is not open for changes".into(),
             ));
         }
-        if l.kind != "group" {
-            return Err(ApiError::Conflict(
+        if l.kind != LessonKind::Group {
+            return Err(LessonError::Conflict(
                 "this is a one-to-one lesson, not a group".into(),
             ));
         }
         if ids.iter().any(|s| l.seats.iter().any(|x| &x.id == s)) {
-            return Err(ApiError::Conflict("already in this lesson".into()));
+            return Err(LessonError::Conflict("already in this lesson".into()));
         }
         if l.seats.len() + ids.len() > MAX_GROUP {
-            return Err(ApiError::Conflict(format!(
+            return Err(LessonError::Conflict(format!(
                 "a group lesson has at most {MAX_GROUP} students; it has {}",
                 l.seats.len()
             )));
@@ -434,7 +431,7 @@ pub async fn add_students(
             end: l.ends_at,
             local_start: l.local_start.clone(),
         };
-        let near = state
+        let near = deps
             .store
             .lessons_near(&l.tutor_id, &ids, p.start, p.end)
             .await?;
@@ -451,7 +448,7 @@ pub async fn add_students(
         c.families.dedup();
         c.add_cells = cells(&p, &l.tutor_id, Duration::zero(), &ids)
             .into_iter()
-            .filter(|(owner, _)| owner.starts_with("s:"))
+            .filter(|(owner, _)| owner.is_student())
             .collect();
         let added: Vec<String> = students.iter().map(|s| s.family_id.clone()).collect();
         let jobs = [notify::jobs::notice(
@@ -460,21 +457,21 @@ pub async fn add_students(
             &added,
             now,
         )];
-        match state.store.apply_lessons(&[c], None, 0, &jobs, now).await {
-            Err(StoreError::Refused { code, .. }) if code == "stale" => continue,
+        match deps.store.apply_lessons(&[c], None, 0, &jobs, now).await {
+            Err(StoreError::Refused(Refusal::StaleVersion)) => continue,
             Err(StoreError::Duplicate(_)) => continue,
             Err(StoreError::Invalid(_)) => {
-                return Err(ApiError::Conflict(format!(
+                return Err(LessonError::Conflict(format!(
                     "a group lesson has at most {MAX_GROUP} students"
                 )));
             }
             Err(e) => return Err(e.into()),
             Ok(()) => {}
         }
-        state.notifier.wake();
-        let occurrence = state.store.occurrence(&l.id).await?;
+        deps.notifier.wake();
+        let occurrence = deps.store.occurrence(&l.id).await?;
         push::calendar_changed(
-            state,
+            deps,
             std::slice::from_ref(&occurrence),
             Change::Updated,
             &[],

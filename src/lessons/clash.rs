@@ -4,7 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::store::lessons::{Cell, LessonState};
+use cms_domain::lesson::LessonStatus;
+use cms_store::lessons::{Cell, LessonState};
 
 /// One reason a requested occurrence cannot be booked.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -32,11 +33,11 @@ pub struct Planned {
 impl Planned {
     pub fn clash(&self, reason: &'static str, with: Option<&LessonState>) -> Clash {
         Clash {
-            start: crate::scheduling::time::iso(self.start),
+            start: cms_domain::scheduling::time::iso(self.start),
             local_start: self.local_start.clone(),
             reason,
             occurrence_id: with.map(|l| l.id.clone()),
-            occurrence_start: with.map(|l| crate::scheduling::time::iso(l.starts_at)),
+            occurrence_start: with.map(|l| cms_domain::scheduling::time::iso(l.starts_at)),
         }
     }
 }
@@ -53,7 +54,7 @@ pub fn clashes(
 ) -> Vec<Clash> {
     let mut out = Vec::new();
     for l in existing {
-        if Some(l.id.as_str()) == except || l.status != "booked" {
+        if Some(l.id.as_str()) == except || l.status != LessonStatus::Booked {
             continue;
         }
         let held_until = l.ends_at + Duration::minutes(l.buffer_min);
@@ -72,12 +73,13 @@ pub fn clashes(
 /// The cells a lesson holds: the tutor until the end of the buffer, each
 /// student for the lesson itself.
 pub fn cells(p: &Planned, tutor: &str, buffer: Duration, students: &[String]) -> Vec<Cell> {
-    use crate::scheduling::time;
+    use cms_domain::lesson::CellOwner;
+    use cms_domain::scheduling::time;
     let mut out: Vec<Cell> = time::cells(p.start, p.end + buffer)
-        .map(|c| (format!("t:{tutor}"), c))
+        .map(|c| (CellOwner::Tutor(tutor.to_owned()), c))
         .collect();
     for s in students {
-        out.extend(time::cells(p.start, p.end).map(|c| (format!("s:{s}"), c)));
+        out.extend(time::cells(p.start, p.end).map(|c| (CellOwner::Student(s.clone()), c)));
     }
     out
 }

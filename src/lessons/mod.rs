@@ -1,7 +1,9 @@
-//! The lesson workflows behind the REST endpoints: booking (one-off,
-//! recurring, group), cancelling, rescheduling and group seats. Each one
-//! reads, plans with the pure rules in `scheduling`, writes everything in
-//! one store transaction, then pushes `calendar:changed`.
+//! The lesson use cases: booking (one-off, recurring, group), cancelling,
+//! rescheduling and group seats. Each one reads, plans with the pure rules
+//! in `cms_domain::scheduling`, writes everything in one store transaction,
+//! then pushes `calendar:changed`. They take [`Lessons`] (the store, the
+//! clock, a publisher, the scheduler) and a [`Caller`], and answer
+//! [`LessonError`]: a route, a timer, a webhook or an actor can call them.
 //!
 //! Invariants live in the store (held cells, lesson versions, schema
 //! asserts); the checks made here first only turn the common refusals into
@@ -10,23 +12,42 @@
 pub mod book;
 pub mod change;
 mod clash;
+pub mod error;
 pub mod push;
 
-use cms_actors::Role;
-use cms_protocol::calendar::Occurrence;
+use std::sync::Arc;
 
-use crate::auth::AuthUser;
-use crate::error::ApiError;
-use crate::store::lessons::LessonState;
+use cms_actors::{Broker, Clock};
+use cms_domain::{Caller, Role};
+use cms_protocol::calendar::Occurrence;
+use cms_store::Store;
+use cms_store::lessons::LessonState;
+
+use crate::config::{RemindersConfig, SchedulingConfig};
+use crate::notify::NotifyHandle;
 
 pub use clash::Clash;
+pub use error::LessonError;
+
+/// What the lesson use cases need, and nothing more.
+#[derive(Clone)]
+pub struct Lessons {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    /// Where `calendar:changed` goes.
+    pub broker: Arc<dyn Broker>,
+    /// Woken when a change writes reminder jobs.
+    pub notifier: NotifyHandle,
+    pub scheduling: SchedulingConfig,
+    pub reminders: RemindersConfig,
+}
 
 /// Times a plan is made again after the store refused it as stale or
 /// raced (another change landed between the read and the write).
 const PLAN_ATTEMPTS: usize = 4;
 
 /// Whether the caller may see (and act on) a lesson.
-pub fn may_see(user: &AuthUser, l: &LessonState) -> bool {
+pub fn may_see(user: &Caller, l: &LessonState) -> bool {
     match user.role {
         Role::Admin => true,
         Role::Tutor => l.tutor_id == user.user_id,
@@ -37,7 +58,7 @@ pub fn may_see(user: &AuthUser, l: &LessonState) -> bool {
     }
 }
 
-pub fn may_see_occurrence(user: &AuthUser, o: &Occurrence) -> bool {
+pub fn may_see_occurrence(user: &Caller, o: &Occurrence) -> bool {
     match user.role {
         Role::Admin => true,
         Role::Tutor => o.tutor.id == user.user_id,
@@ -48,6 +69,10 @@ pub fn may_see_occurrence(user: &AuthUser, o: &Occurrence) -> bool {
     }
 }
 
-pub(crate) fn not_found() -> ApiError {
-    ApiError::NotFound("no such lesson".into())
+pub(crate) fn not_found() -> LessonError {
+    LessonError::NotFound("no such lesson".into())
+}
+
+fn no_family() -> LessonError {
+    LessonError::Forbidden("this parent has no family".into())
 }

@@ -3,20 +3,16 @@
 //! change commits; a client that was offline reads the calendar on
 //! reconnect, so a push is a hint to refresh, never the only copy.
 
-use std::sync::Arc;
-
 use cms_actors::messages::Push;
-use cms_actors::registry::Publish;
-use cms_actors::store::GroupKind;
 use cms_protocol::calendar::{CalendarChanged, Change, Occurrence};
-use cms_protocol::event;
+use cms_protocol::{Topic, event};
 
-use crate::startup::AppState;
+use super::Lessons;
 
 /// Pushes each occurrence; `also_families` are families that just left a
 /// lesson (a withdrawn seat) and still need to hear of it.
 pub fn calendar_changed(
-    state: &AppState,
+    deps: &Lessons,
     occurrences: &[Occurrence],
     change: Change,
     also_families: &[String],
@@ -34,17 +30,16 @@ pub fn calendar_changed(
             .collect();
         families.sort_unstable();
         families.dedup();
-        let targets = families.into_iter().map(|f| (GroupKind::Family, f)).chain([
-            (GroupKind::Tutor, o.tutor.id.as_str()),
-            (GroupKind::Admins, "monitor"),
-        ]);
-        for (kind, id) in targets {
-            let topic: Arc<str> = format!("{}:{id}", kind.prefix()).into();
-            state.registry.do_send(Publish {
-                kind,
-                id: id.to_owned(),
-                push: Push::new(topic, event::CALENDAR_CHANGED, &payload),
-            });
+        let topics = families
+            .into_iter()
+            .map(|f| Topic::Family(f.into()))
+            .chain([
+                Topic::Tutor(o.tutor.id.as_str().into()),
+                Topic::AdminMonitor,
+            ]);
+        for topic in topics {
+            deps.broker
+                .publish(Push::new(topic, event::CALENDAR_CHANGED, &payload));
         }
     }
 }

@@ -12,16 +12,16 @@
 
 use std::sync::Arc;
 
-use actix::Addr;
 use chrono::{DateTime, Duration, Utc};
+use cms_actors::Broker;
 use cms_actors::Clock;
-use cms_actors::Registry;
 use cms_actors::messages::Push;
-use cms_actors::registry::{Publish, PushToUser};
-use cms_actors::store::GroupKind;
+use cms_domain::Role;
+use cms_domain::lesson::LessonStatus;
+use cms_domain::notify::{Channel, DeliveryStatus, JobStatus};
 use cms_protocol::calendar::Occurrence;
-use cms_protocol::event;
 use cms_protocol::notify::{DeliveryFailed, FailedDelivery, Notification};
+use cms_protocol::{Topic, event};
 
 use super::email::{Email, IcsAttachment, Mailer};
 use super::jobs::Kind;
@@ -31,8 +31,8 @@ use super::text::{self, About, Reader};
 use crate::config::RemindersConfig;
 use crate::error::error_chain;
 use crate::scheduling::ical::{FeedEvent, render_method};
-use crate::store::notify::{Begun, DeliveryUpdate, JobRow};
-use crate::store::{Store, StoreError};
+use cms_store::notify::{Begun, DeliveryUpdate, JobRow};
+use cms_store::{Store, StoreError};
 
 /// Jobs read per round.
 const BATCH: usize = 64;
@@ -47,7 +47,8 @@ pub struct Notifier {
     pub mailer: Mailer,
     /// None: SMS is not configured, texts are skipped.
     pub twilio: Option<Twilio>,
-    pub registry: Addr<Registry>,
+    /// Where in-app notifications and admin alerts are published.
+    pub broker: Arc<dyn Broker>,
     pub clock: Arc<dyn Clock>,
     pub config: RemindersConfig,
     /// Free cancellation ends this long before a lesson (the policy's).
@@ -71,10 +72,10 @@ enum Send<'a> {
 }
 
 impl Send<'_> {
-    fn channel(&self) -> &'static str {
+    fn channel(&self) -> Channel {
         match self {
-            Self::Email(_) => "email",
-            Self::Sms { .. } => "sms",
+            Self::Email(_) => Channel::Email,
+            Self::Sms { .. } => Channel::Sms,
         }
     }
 }
@@ -98,7 +99,11 @@ impl Notifier {
                     if let Err(e) = self.process(&job).await {
                         tracing::warn!(job = %job.key, error = %e, "notification job failed; will retry");
                         let later = self.clock.now() + Duration::seconds(STORE_RETRY_SECS);
-                        let _ = self.store.defer_job(&job.key, later).await;
+                        if let Err(e) = self.store.defer_job(&job.key, later).await {
+                            // The job stays due and is looked at again on
+                            // the next wake; say so rather than hide it.
+                            tracing::error!(job = %job.key, error = %e, "could not defer a failed notification job");
+                        }
                     }
                 })
                 .await;
@@ -111,35 +116,40 @@ impl Notifier {
 
     async fn process(&self, job: &JobRow) -> Result<(), StoreError> {
         let now = self.clock.now();
-        let Some(kind) = Kind::parse(&job.kind) else {
-            return self
-                .store
-                .finish_job(&job.key, "failed", Some("unknown kind"), now)
-                .await;
-        };
+        let kind = job.kind;
         let lesson = match self.store.occurrence(&job.lesson).await {
             Err(StoreError::NotFound) => {
                 return self
                     .store
-                    .finish_job(&job.key, "failed", Some("no such lesson"), now)
+                    .finish_job(&job.key, JobStatus::Failed, Some("no such lesson"), now)
                     .await;
             }
             other => other?,
         };
-        let start: DateTime<Utc> = lesson.start.parse().unwrap_or(now);
+        let start = lesson.start;
         if kind == Kind::Reminder {
-            if lesson.status != "booked" {
+            if lesson.status != LessonStatus::Booked {
                 // The change withdrew it in its own transaction; this is a
                 // second line only.
                 return self
                     .store
-                    .finish_job(&job.key, "withdrawn", Some("lesson not booked"), now)
+                    .finish_job(
+                        &job.key,
+                        JobStatus::Withdrawn,
+                        Some("lesson not booked"),
+                        now,
+                    )
                     .await;
             }
             if now >= start {
                 return self
                     .store
-                    .finish_job(&job.key, "skipped", Some("the lesson had started"), now)
+                    .finish_job(
+                        &job.key,
+                        JobStatus::Skipped,
+                        Some("the lesson had started"),
+                        now,
+                    )
                     .await;
             }
         }
@@ -180,8 +190,8 @@ impl Notifier {
             .map(|r| {
                 let reader = Reader {
                     name: &r.name,
-                    tz: r.timezone.parse().unwrap_or(chrono_tz::Europe::London),
-                    family_id: if r.role == "parent" {
+                    tz: r.timezone,
+                    family_id: if r.role == Role::Parent {
                         r.family_id.as_deref()
                     } else {
                         None
@@ -225,7 +235,7 @@ impl Notifier {
         }
         // Each (channel, person) is independent: send them side by side.
         let inapp = futures_util::future::join_all(rendered.iter().map(|(r, _, msg)| {
-            self.deliver_inapp(&job.key, &r.id, &job.kind, &msg.inapp, &lesson.id)
+            self.deliver_inapp(&job.key, &r.id, job.kind, &msg.inapp, &lesson.id)
         }));
         let providers =
             futures_util::future::join_all(sends.into_iter().map(|(r, send)| async move {
@@ -240,7 +250,7 @@ impl Notifier {
             match outcome? {
                 Outcome::Done => {}
                 Outcome::Failed(error) => failures.push(FailedDelivery {
-                    channel: channel.into(),
+                    channel: channel.as_str().to_owned(),
                     user_id: r.id.clone(),
                     error,
                 }),
@@ -252,22 +262,25 @@ impl Notifier {
             return self.store.defer_job(&job.key, t).await;
         }
         if failures.is_empty() {
-            return self.store.finish_job(&job.key, "sent", None, now).await;
+            return self
+                .store
+                .finish_job(&job.key, JobStatus::Sent, None, now)
+                .await;
         }
         self.store
-            .finish_job(&job.key, "failed", Some("a delivery failed"), now)
+            .finish_job(&job.key, JobStatus::Failed, Some("a delivery failed"), now)
             .await?;
         let payload = DeliveryFailed {
             job_id: job.key.clone(),
-            kind: job.kind.clone(),
+            kind: job.kind.as_str().to_owned(),
             occurrence_id: lesson.id.clone(),
             failures,
         };
-        self.registry.do_send(Publish {
-            kind: GroupKind::Admins,
-            id: "monitor".into(),
-            push: Push::new("admin:monitor".into(), event::NOTIFICATION_FAILED, &payload),
-        });
+        self.broker.publish(Push::new(
+            Topic::AdminMonitor,
+            event::NOTIFICATION_FAILED,
+            &payload,
+        ));
         Ok(())
     }
 
@@ -284,10 +297,7 @@ impl Notifier {
             Kind::Cancelled => "CANCEL",
             Kind::Reminder => return None,
         };
-        let events: Vec<FeedEvent> = lessons
-            .iter()
-            .filter_map(|o| FeedEvent::of(o, now))
-            .collect();
+        let events: Vec<FeedEvent> = lessons.iter().map(|o| FeedEvent::of(o, now)).collect();
         Some(IcsAttachment {
             method: method.into(),
             body: render_method("CMS Education lessons", method, &events),
@@ -300,7 +310,7 @@ impl Notifier {
         &self,
         job: &str,
         user: &str,
-        kind: &str,
+        kind: Kind,
         text: &str,
         occurrence: &str,
     ) -> Result<(), StoreError> {
@@ -345,9 +355,9 @@ impl Notifier {
             Begun::JobGone => return Ok(Outcome::Done),
             Begun::New => 1,
             Begun::Existing(d) => {
-                match d.status.as_str() {
-                    "retry" | "sending" => {
-                        if d.status == "retry"
+                match d.status {
+                    DeliveryStatus::Retry | DeliveryStatus::Sending => {
+                        if d.status == DeliveryStatus::Retry
                             && let Some(t) = d.next_attempt_at.filter(|t| *t > now)
                         {
                             return Ok(Outcome::RetryAt(t));
@@ -359,7 +369,7 @@ impl Notifier {
                                 job,
                                 channel,
                                 user,
-                                "sent",
+                                DeliveryStatus::Sent,
                                 d.attempts,
                                 None,
                                 Some(&id),
@@ -369,13 +379,25 @@ impl Notifier {
                             return Ok(Outcome::Done);
                         }
                     }
-                    "failed" => return Ok(Outcome::Failed("failed earlier".into())),
-                    // sent, delivered, skipped
-                    _ => return Ok(Outcome::Done),
+                    DeliveryStatus::Failed => {
+                        return Ok(Outcome::Failed("failed earlier".into()));
+                    }
+                    DeliveryStatus::Sent | DeliveryStatus::Delivered | DeliveryStatus::Skipped => {
+                        return Ok(Outcome::Done);
+                    }
                 }
                 let n = d.attempts + 1;
-                self.record(job, channel, user, "sending", n, None, None, None)
-                    .await?;
+                self.record(
+                    job,
+                    channel,
+                    user,
+                    DeliveryStatus::Sending,
+                    n,
+                    None,
+                    None,
+                    None,
+                )
+                .await?;
                 n
             }
         };
@@ -385,7 +407,7 @@ impl Notifier {
                     job,
                     channel,
                     user,
-                    "sent",
+                    DeliveryStatus::Sent,
                     attempts,
                     None,
                     id.as_deref(),
@@ -395,12 +417,12 @@ impl Notifier {
                 Ok(Outcome::Done)
             }
             Err(e) if e.permanent || attempts >= self.config.max_attempts => {
-                tracing::warn!(job, channel, user, attempts, error = %e.message, "delivery failed");
+                tracing::warn!(job, %channel, user, attempts, error = %e.message, "delivery failed");
                 self.record(
                     job,
                     channel,
                     user,
-                    "failed",
+                    DeliveryStatus::Failed,
                     attempts,
                     None,
                     None,
@@ -415,7 +437,7 @@ impl Notifier {
                     job,
                     channel,
                     user,
-                    "retry",
+                    DeliveryStatus::Retry,
                     attempts,
                     Some(at),
                     None,
@@ -440,9 +462,9 @@ impl Notifier {
     async fn record(
         &self,
         job: &str,
-        channel: &str,
+        channel: Channel,
         user: &str,
-        status: &str,
+        status: DeliveryStatus,
         attempts: u32,
         next: Option<DateTime<Utc>>,
         provider_id: Option<&str>,
@@ -451,7 +473,7 @@ impl Notifier {
         let u = DeliveryUpdate {
             status,
             attempts,
-            next_attempt_at: next.map(crate::store::ts),
+            next_attempt_at: next.map(cms_store::ts),
             provider_id,
             error,
         };
@@ -507,7 +529,7 @@ impl Notifier {
 }
 
 impl Notifier {
-    fn push_notification(&self, user: &str, n: crate::store::notify::NotificationRow) {
+    fn push_notification(&self, user: &str, n: cms_store::notify::NotificationRow) {
         let payload = Notification {
             id: n.id,
             kind: n.kind,
@@ -516,9 +538,10 @@ impl Notifier {
             created_at: n.created_at,
             read: n.read,
         };
-        self.registry.do_send(PushToUser {
-            user_id: user.to_owned(),
-            push: Push::new(format!("user:{user}").into(), event::NOTIFICATION, &payload),
-        });
+        self.broker.publish(Push::new(
+            Topic::User(user.into()),
+            event::NOTIFICATION,
+            &payload,
+        ));
     }
 }

@@ -3,38 +3,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::store::notify::NewJob;
-use crate::store::{new_key, ts};
+use cms_store::notify::NewJob;
+use cms_store::{new_key, ts};
 
-/// What a job tells people.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Reminder,
-    Booked,
-    Cancelled,
-    Rescheduled,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Reminder => "reminder",
-            Self::Booked => "booked",
-            Self::Cancelled => "cancelled",
-            Self::Rescheduled => "rescheduled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "reminder" => Self::Reminder,
-            "booked" => Self::Booked,
-            "cancelled" => Self::Cancelled,
-            "rescheduled" => Self::Rescheduled,
-            _ => return None,
-        })
-    }
-}
+pub use cms_domain::notify::JobKind as Kind;
 
 /// One reminder per offset for a lesson starting at `start`. Offsets whose
 /// time has already passed when the lesson is booked get none: the booking
@@ -54,7 +26,7 @@ pub fn reminders(
             let due = start - Duration::minutes(i64::from(m));
             (due > now).then(|| NewJob {
                 key: format!("{lesson}.r{m}"),
-                kind: Kind::Reminder.as_str().into(),
+                kind: Kind::Reminder,
                 lesson: lesson.to_owned(),
                 lessons: vec![lesson.to_owned()],
                 families: Vec::new(),
@@ -71,7 +43,7 @@ pub fn notice(kind: Kind, lessons: &[String], families: &[String], now: DateTime
     let first = lessons.first().cloned().unwrap_or_default();
     NewJob {
         key: format!("{first}.{}.{}", kind.as_str(), new_key()),
-        kind: kind.as_str().into(),
+        kind,
         lesson: first,
         lessons: lessons.to_vec(),
         families: families.to_vec(),

@@ -51,10 +51,6 @@ pub fn when(t: DateTime<Utc>, tz: Tz) -> String {
         .to_string()
 }
 
-fn parse(t: &str) -> DateTime<Utc> {
-    t.parse().unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
-}
-
 fn lead(offset_min: u32) -> String {
     match offset_min {
         1440 => "tomorrow".into(),
@@ -67,7 +63,7 @@ fn lead(offset_min: u32) -> String {
 
 pub fn render(about: &About<'_>, reader: &Reader<'_>) -> Message {
     let o = about.lesson;
-    let start = parse(&o.start);
+    let start = o.start;
     let at = when(start, reader.tz);
     let students: Vec<&str> = o
         .students
@@ -132,7 +128,7 @@ pub fn render(about: &About<'_>, reader: &Reader<'_>) -> Message {
         Kind::Rescheduled => {
             let was = about
                 .previous
-                .map(|p| format!(" (was {})", when(parse(&p.start), reader.tz)))
+                .map(|p| format!(" (was {})", when(p.start, reader.tz)))
                 .unwrap_or_default();
             (
                 format!("Moved: {lesson}"),

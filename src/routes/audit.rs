@@ -6,10 +6,10 @@ use cms_actors::Role;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/audit", params(("id" = String, Path)),
-    responses((status = 200, body = Vec<crate::store::RevisionRow>), (status = 403, body = super::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<cms_store::RevisionRow>), (status = 403, body = super::ErrorBody)), security(("bearer" = [])))]
 pub async fn conversation_audit(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::lessons::book::{self, BookingRequest, BookingResponse};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Books a lesson or a series for one to four students. 409 names what is
 /// in the way (`clashes`); with `skip_conflicts` the free occurrences are
@@ -18,6 +18,6 @@ pub async fn create_booking(
     user: AuthUser,
     body: web::Json<BookingRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let res = book::book(&state, &user, body.into_inner()).await?;
+    let res = book::book(&state.lessons, &user, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(res))
 }

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::window::window;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::startup::AppState;
-use crate::store::lessons::CalendarScope;
+use crate::state::AppState;
+use cms_store::lessons::CalendarScope;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

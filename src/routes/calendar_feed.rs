@@ -10,9 +10,9 @@ use serde::Serialize;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::scheduling::ical::{FeedEvent, render};
-use crate::startup::AppState;
-use crate::store::StoreError;
-use crate::store::lessons::CalendarScope;
+use crate::state::AppState;
+use cms_store::StoreError;
+use cms_store::lessons::CalendarScope;
 
 /// How far back and ahead the feed reaches.
 const FEED_PAST_DAYS: i64 = 60;
@@ -81,23 +81,20 @@ pub async fn feed(
         now - Duration::days(FEED_PAST_DAYS),
         now + Duration::days(FEED_AHEAD_DAYS),
     );
-    let scope = match (Role::parse(&user.role), &user.family_id) {
-        (Some(Role::Parent), Some(f)) => CalendarScope::Family {
+    let scope = match (user.role, &user.family_id) {
+        (Role::Parent, Some(f)) => CalendarScope::Family {
             family_id: f,
             student_id: None,
         },
-        (Some(Role::Tutor), _) => CalendarScope::Tutor(&user.id),
-        (Some(Role::Admin), _) => CalendarScope::All {
+        (Role::Tutor, _) => CalendarScope::Tutor(&user.id),
+        (Role::Admin, _) => CalendarScope::All {
             tutor_id: None,
             family_id: None,
         },
-        _ => return Err(unknown()),
+        (Role::Parent, None) => return Err(unknown()),
     };
     let lessons = state.store.calendar(scope, from, to).await?;
-    let events: Vec<FeedEvent> = lessons
-        .iter()
-        .filter_map(|o| FeedEvent::of(o, now))
-        .collect();
+    let events: Vec<FeedEvent> = lessons.iter().map(|o| FeedEvent::of(o, now)).collect();
     let body = render(&format!("{} — lessons", user.name), &events);
     Ok(HttpResponse::Ok()
         .content_type("text/calendar; charset=utf-8")

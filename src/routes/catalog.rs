@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::startup::AppState;
-use crate::store::StoreError;
+use crate::state::AppState;
+use cms_store::StoreError;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +45,7 @@ fn text(field: &str, v: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-#[utoipa::path(get, path = "/api/v1/subjects", responses((status = 200, body = Vec<crate::store::SubjectRow>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/subjects", responses((status = 200, body = Vec<cms_store::SubjectRow>)), security(("bearer" = [])))]
 pub async fn list_subjects(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -55,7 +55,7 @@ pub async fn list_subjects(
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/subjects", request_body = NewSubject,
-    responses((status = 201, body = crate::store::SubjectRow), (status = 409, body = super::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = cms_store::SubjectRow), (status = 409, body = super::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_subject(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -80,7 +80,7 @@ pub async fn create_subject(
 }
 
 #[utoipa::path(put, path = "/api/v1/admin/subjects/{id}", request_body = SubjectUpdate,
-    responses((status = 200, body = crate::store::SubjectRow)), security(("bearer" = [])))]
+    responses((status = 200, body = cms_store::SubjectRow)), security(("bearer" = [])))]
 pub async fn update_subject(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -92,7 +92,7 @@ pub async fn update_subject(
     Ok(HttpResponse::Ok().json(rows?))
 }
 
-#[utoipa::path(get, path = "/api/v1/templates", responses((status = 200, body = Vec<crate::store::TemplateRow>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/templates", responses((status = 200, body = Vec<cms_store::TemplateRow>)), security(("bearer" = [])))]
 pub async fn list_templates(
     state: web::Data<AppState>,
     _user: AuthUser,
@@ -101,7 +101,7 @@ pub async fn list_templates(
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/templates", request_body = NewTemplate,
-    responses((status = 201, body = crate::store::TemplateRow)), security(("bearer" = [])))]
+    responses((status = 201, body = cms_store::TemplateRow)), security(("bearer" = [])))]
 pub async fn create_template(
     state: web::Data<AppState>,
     user: AuthUser,

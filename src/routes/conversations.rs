@@ -6,9 +6,9 @@ use serde::Deserialize;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::startup::AppState;
-use crate::store::StoreError;
-use crate::store::conversations::Scope;
+use crate::state::AppState;
+use cms_store::StoreError;
+use cms_store::conversations::Scope;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -22,7 +22,7 @@ pub struct NewConversation {
 /// Members are the family's parents and the tutor, so a tutor never shares a
 /// thread with a student without the student's parents.
 #[utoipa::path(post, path = "/api/v1/conversations", request_body = NewConversation,
-    responses((status = 201, body = crate::store::ConversationRow), (status = 200, body = crate::store::ConversationRow),
+    responses((status = 201, body = cms_store::ConversationRow), (status = 200, body = cms_store::ConversationRow),
               (status = 404, body = super::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_conversation(
     state: web::Data<AppState>,
@@ -31,7 +31,7 @@ pub async fn create_conversation(
 ) -> Result<HttpResponse, ApiError> {
     let family = user.parent_family()?;
     let tutor = match state.store.user(&body.tutor_id).await {
-        Ok(t) if t.role == "tutor" => t,
+        Ok(t) if t.role == Role::Tutor => t,
         Ok(_) | Err(StoreError::NotFound) => {
             return Err(ApiError::NotFound("no such tutor".into()));
         }
@@ -63,7 +63,7 @@ pub async fn create_conversation(
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations",
-    responses((status = 200, body = Vec<crate::store::ConversationSummary>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<cms_store::ConversationSummary>)), security(("bearer" = [])))]
 pub async fn list_conversations(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -16,7 +16,7 @@ pub struct CreditsQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/credits", params(CreditsQuery),
-    responses((status = 200, body = Vec<crate::store::CreditRow>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<cms_store::CreditRow>)), security(("bearer" = [])))]
 pub async fn list_credits(
     state: web::Data<AppState>,
     user: AuthUser,

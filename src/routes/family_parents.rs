@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::register::{RegisterRequest, create_account};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -20,7 +20,7 @@ pub struct NewParent {
 }
 
 #[utoipa::path(post, path = "/api/v1/family/parents", request_body = NewParent,
-    responses((status = 201, body = crate::store::UserRow), (status = 409, body = super::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = cms_store::UserRow), (status = 409, body = super::ErrorBody)), security(("bearer" = [])))]
 pub async fn add_parent(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -32,7 +32,7 @@ pub async fn add_parent(
         email: b.email,
         password: b.password,
         name: b.name,
-        role: "parent".into(),
+        role: super::register::SignUpRole::Parent,
         phone: b.phone,
         timezone: b.timezone,
     };

@@ -9,8 +9,8 @@ use crate::lessons::change::{
     self, AddStudentsRequest, CancelRequest, CancelResponse, RescheduleRequest, RescheduleResponse,
 };
 use crate::lessons::{may_see_occurrence, not_found};
-use crate::startup::AppState;
-use crate::store::StoreError;
+use crate::state::AppState;
+use cms_store::StoreError;
 
 #[utoipa::path(get, path = "/api/v1/lessons/{id}", responses((status = 200, body = Object)), security(("bearer" = [])))]
 pub async fn get_lesson(
@@ -19,11 +19,11 @@ pub async fn get_lesson(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let o = match state.store.occurrence(&id).await {
-        Err(StoreError::NotFound) => return Err(not_found()),
+        Err(StoreError::NotFound) => return Err(not_found().into()),
         other => other?,
     };
     if !may_see_occurrence(&user, &o) {
-        return Err(not_found());
+        return Err(not_found().into());
     }
     Ok(HttpResponse::Ok().json(o))
 }
@@ -38,7 +38,7 @@ pub async fn cancel(
     id: web::Path<String>,
     body: web::Json<CancelRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(change::cancel(&state, &user, &id, &body).await?))
+    Ok(HttpResponse::Ok().json(change::cancel(&state.lessons, &user, &id, &body).await?))
 }
 
 /// Moves a lesson: the original is marked rescheduled and a new one booked,
@@ -51,7 +51,7 @@ pub async fn reschedule(
     id: web::Path<String>,
     body: web::Json<RescheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(change::reschedule(&state, &user, &id, &body).await?))
+    Ok(HttpResponse::Ok().json(change::reschedule(&state.lessons, &user, &id, &body).await?))
 }
 
 /// Adds students to a group lesson (at most four in all).
@@ -63,5 +63,5 @@ pub async fn add_students(
     id: web::Path<String>,
     body: web::Json<AddStudentsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(change::add_students(&state, &user, &id, &body).await?))
+    Ok(HttpResponse::Ok().json(change::add_students(&state.lessons, &user, &id, &body).await?))
 }

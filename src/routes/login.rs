@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::verify_password;
 use crate::error::ApiError;
-use crate::startup::AppState;
-use crate::store::{StoreError, UserRow};
+use crate::state::AppState;
+use cms_store::{StoreError, UserRow};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -5,7 +5,7 @@ use cms_actors::registry::CloseSession;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", responses((status = 204), (status = 401, body = super::ErrorBody)), security(("bearer" = [])))]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {

@@ -6,9 +6,9 @@ use serde::{Deserialize, Deserializer};
 use super::register::check_phone;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
-#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = crate::store::UserRow)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = cms_store::UserRow)), security(("bearer" = [])))]
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.store.user(&user.user_id).await?))
 }
@@ -30,7 +30,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 }
 
 #[utoipa::path(patch, path = "/api/v1/me", request_body = ProfileUpdate,
-    responses((status = 200, body = crate::store::UserRow), (status = 422, body = super::ErrorBody)),
+    responses((status = 200, body = cms_store::UserRow), (status = 422, body = super::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_me(
     state: web::Data<AppState>,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const MAX_LIMIT: usize = 200;
 
@@ -21,7 +21,7 @@ pub struct ListQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/notifications", params(ListQuery),
-    responses((status = 200, body = Vec<crate::store::notify::NotificationRow>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<cms_store::notify::NotificationRow>)), security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::notify::prefs::Prefs;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(get, path = "/api/v1/me/notifications",
     responses((status = 200, body = Prefs)), security(("bearer" = [])))]

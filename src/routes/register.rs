@@ -6,8 +6,9 @@ use serde::Deserialize;
 use super::login::issue_token;
 use crate::auth::hash_password;
 use crate::error::ApiError;
-use crate::startup::AppState;
-use crate::store::{NewUser, StoreError, UserRow};
+use crate::state::AppState;
+use cms_domain::Role;
+use cms_store::{NewUser, StoreError, UserRow};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -16,13 +17,30 @@ pub struct RegisterRequest {
     /// 8 to 1024 characters.
     pub password: String,
     pub name: String,
-    /// parent or tutor (admins are made on the command line).
-    pub role: String,
+    /// Admins are made on the command line.
+    pub role: SignUpRole,
     /// A valid number, stored in E.164: +447700900123 or, for the UK,
     /// 07700 900123.
     pub phone: Option<String>,
     /// IANA zone; Europe/London when absent.
     pub timezone: Option<String>,
+}
+
+/// The roles anyone may sign up as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SignUpRole {
+    Parent,
+    Tutor,
+}
+
+impl From<SignUpRole> for Role {
+    fn from(r: SignUpRole) -> Self {
+        match r {
+            SignUpRole::Parent => Role::Parent,
+            SignUpRole::Tutor => Role::Tutor,
+        }
+    }
 }
 
 pub const DEFAULT_TIMEZONE: &str = "Europe/London";
@@ -62,9 +80,6 @@ pub async fn register(
     body: web::Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
-    if req.role != "parent" && req.role != "tutor" {
-        return Err(ApiError::Invalid("role must be parent or tutor".into()));
-    }
     let user = create_account(&state, &req, None).await?;
     let token = issue_token(&state, &user.id).await?;
     Ok(HttpResponse::Created().json(super::login::AuthResponse { token, user }))
@@ -89,7 +104,7 @@ pub async fn create_account(
         email: &email,
         password_hash: &hash,
         name: req.name.trim(),
-        role: &req.role,
+        role: req.role.into(),
         phone: phone.as_deref(),
         timezone,
         family_id,

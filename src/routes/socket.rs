@@ -8,14 +8,12 @@
 //! is answered 403 without an upgrade.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_web_actors::ws::WsResponseBuilder;
 use base64::Engine;
-use cms_actors::socket::{MAX_FRAME_BYTES, SocketSession};
 use serde_json::json;
 
 use crate::auth::authenticate;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const BEARER_PREFIX: &str = "base64url.bearer.phx.";
 
@@ -67,9 +65,11 @@ pub async fn socket(
         Err(ApiError::Unauthorized) => return Ok(forbidden("bad, expired or revoked token")),
         Err(e) => return Err(e.into()),
     };
-    let session = SocketSession::new(user.identity(), state.registry.clone(), state.socket_config);
-    WsResponseBuilder::new(session, &req, stream)
-        .protocols(&["phoenix"])
-        .frame_size(MAX_FRAME_BYTES)
-        .start()
+    cms_actors::socket::start(
+        user.identity(),
+        state.registry.clone(),
+        state.socket_config,
+        &req,
+        stream,
+    )
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -16,7 +16,7 @@ pub struct NewStudent {
 }
 
 #[utoipa::path(post, path = "/api/v1/students", request_body = NewStudent,
-    responses((status = 201, body = crate::store::StudentRow), (status = 403, body = super::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = cms_store::StudentRow), (status = 403, body = super::ErrorBody)), security(("bearer" = [])))]
 pub async fn create_student(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -39,7 +39,7 @@ pub async fn create_student(
     Ok(HttpResponse::Created().json(student))
 }
 
-#[utoipa::path(get, path = "/api/v1/students", responses((status = 200, body = Vec<crate::store::StudentRow>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/students", responses((status = 200, body = Vec<cms_store::StudentRow>)), security(("bearer" = [])))]
 pub async fn list_students(
     state: web::Data<AppState>,
     user: AuthUser,

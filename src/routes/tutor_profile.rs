@@ -7,11 +7,11 @@ use serde::Deserialize;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::scheduling::availability::{Override, OverrideKind, Window, check_range};
-use crate::scheduling::time;
-use crate::startup::AppState;
-use crate::store::StoreError;
-use crate::store::tutors::ProfileUpdate;
+use crate::state::AppState;
+use cms_domain::scheduling::availability::{Override, OverrideKind, Window, check_range};
+use cms_domain::scheduling::time;
+use cms_store::StoreError;
+use cms_store::tutors::ProfileUpdate;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +45,7 @@ pub struct AvailabilityRequest {
     pub overrides: Vec<Override>,
 }
 
-#[utoipa::path(get, path = "/api/v1/tutor/profile", responses((status = 200, body = crate::store::TutorProfile)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/tutor/profile", responses((status = 200, body = cms_store::TutorProfile)), security(("bearer" = [])))]
 pub async fn get_profile(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -58,7 +58,7 @@ pub async fn get_profile(
 }
 
 #[utoipa::path(put, path = "/api/v1/tutor/profile", request_body = ProfileRequest,
-    responses((status = 200, body = crate::store::TutorProfile), (status = 422, body = super::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = cms_store::TutorProfile), (status = 422, body = super::ErrorBody)), security(("bearer" = [])))]
 pub async fn put_profile(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -113,7 +113,7 @@ pub async fn put_profile(
 }
 
 #[utoipa::path(put, path = "/api/v1/tutor/availability", request_body = AvailabilityRequest,
-    responses((status = 200, body = crate::store::TutorProfile), (status = 422, body = super::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = cms_store::TutorProfile), (status = 422, body = super::ErrorBody)), security(("bearer" = [])))]
 pub async fn put_availability(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -5,15 +5,16 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use cms_actors::Role;
+use cms_domain::tutor::TutorStatus;
 use serde::{Deserialize, Serialize};
 
 use super::window::window;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::lessons::book::check_duration;
-use crate::scheduling::availability::{Held, SlotQuery, free_slots};
-use crate::startup::AppState;
-use crate::store::{StoreError, TutorProfile};
+use crate::state::AppState;
+use cms_domain::scheduling::availability::{Held, SlotQuery, free_slots};
+use cms_store::{StoreError, TutorProfile};
 
 /// Slots listed per tutor in a search.
 const SEARCH_SLOTS: usize = 5;
@@ -123,7 +124,10 @@ pub async fn search(
             timezone: t.timezone.clone(),
             rate_pence: teaching.rate_pence,
             group_rate_pence: teaching.group_rate_pence,
-            next_slots: next.into_iter().map(crate::scheduling::time::iso).collect(),
+            next_slots: next
+                .into_iter()
+                .map(cms_domain::scheduling::time::iso)
+                .collect(),
         });
     }
     Ok(HttpResponse::Ok().json(hits))
@@ -140,13 +144,13 @@ async fn visible_profile(
         Err(StoreError::NotFound) => return Err(ApiError::NotFound("no such tutor".into())),
         other => other?,
     };
-    if t.status != "approved" && user.role != Role::Admin && user.user_id != t.id {
+    if t.status != TutorStatus::Approved && user.role != Role::Admin && user.user_id != t.id {
         return Err(ApiError::NotFound("no such tutor".into()));
     }
     Ok(t)
 }
 
-#[utoipa::path(get, path = "/api/v1/tutors/{id}", responses((status = 200, body = crate::store::TutorProfile)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/tutors/{id}", responses((status = 200, body = cms_store::TutorProfile)), security(("bearer" = [])))]
 pub async fn tutor(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -175,13 +179,15 @@ pub async fn slots(
         .into_iter()
         .map(|(_, h)| h)
         .collect();
-    let tz =
-        crate::scheduling::time::zone(&t.timezone).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let tz = cms_domain::scheduling::time::zone(&t.timezone)
+        .map_err(|e| ApiError::Invalid(e.to_string()))?;
     let slots = slots_for(&t, &held, from, to, now, duration, MAX_SLOTS)?
         .into_iter()
         .map(|s| Slot {
-            start: crate::scheduling::time::iso(s),
-            local_start: crate::scheduling::time::fmt_local(crate::scheduling::time::local(tz, s)),
+            start: cms_domain::scheduling::time::iso(s),
+            local_start: cms_domain::scheduling::time::fmt_local(
+                cms_domain::scheduling::time::local(tz, s),
+            ),
         })
         .collect();
     Ok(HttpResponse::Ok().json(Slots {

@@ -4,10 +4,11 @@
 //! nothing.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use cms_domain::notify::DeliveryStatus;
 
 use crate::error::ApiError;
 use crate::notify::sms::verify_signature;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const SMS_PATH: &str = "/webhooks/twilio/sms";
 pub const STATUS_PATH: &str = "/webhooks/twilio/status";
@@ -101,9 +102,9 @@ pub async fn status_callback(
     };
     let status = field(&form, "MessageStatus").unwrap_or_default();
     let (ours, error) = match status {
-        "delivered" => ("delivered", None),
+        "delivered" => (DeliveryStatus::Delivered, None),
         "failed" | "undelivered" => (
-            "failed",
+            DeliveryStatus::Failed,
             Some(format!(
                 "twilio: {status} (error {})",
                 field(&form, "ErrorCode").unwrap_or("none")

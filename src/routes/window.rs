@@ -4,8 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::ApiError;
-use crate::scheduling::time;
-use crate::startup::AppState;
+use crate::state::AppState;
+use cms_domain::scheduling::time;
 
 fn instant(name: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {

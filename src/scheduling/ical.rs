@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::{OffsetComponents, Tz};
+use cms_domain::lesson::LessonStatus;
 use cms_protocol::calendar::Occurrence;
 use icalendar::{Calendar, CalendarDateTime, Component, Event, EventLike, EventStatus};
 
@@ -33,10 +34,10 @@ pub struct FeedEvent {
 }
 
 impl FeedEvent {
-    /// A lesson as an event; None if its stored instants do not parse.
-    pub fn of(o: &Occurrence, updated: DateTime<Utc>) -> Option<Self> {
+    /// A lesson as an event.
+    pub fn of(o: &Occurrence, updated: DateTime<Utc>) -> Self {
         let students: Vec<&str> = o.students.iter().map(|s| s.name.as_str()).collect();
-        Some(Self {
+        Self {
             uid: o.id.clone(),
             summary: format!("{} {} with {}", o.level, o.subject, o.tutor.name),
             description: format!(
@@ -47,13 +48,13 @@ impl FeedEvent {
                 o.tutor.name,
                 o.duration_min
             ),
-            start: o.start.parse().ok()?,
-            end: o.end.parse().ok()?,
-            tz: o.timezone.parse().unwrap_or(chrono_tz::UTC),
-            confirmed: o.status == "booked",
+            start: o.start,
+            end: o.end,
+            tz: o.timezone,
+            confirmed: o.status == LessonStatus::Booked,
             sequence: o.version,
             updated,
-        })
+        }
     }
 }
 

@@ -1,9 +1,6 @@
-//! Scheduling rules that need no database: the time model, recurrence,
-//! availability and free slots, the cancellation policy, the iCalendar feed.
-//! docs/scheduling.md explains them for people.
+//! The iCalendar feed's rendering. The other scheduling rules (time model,
+//! recurrence, availability, the cancellation policy) are pure and live in
+//! `cms_domain::scheduling`; this one stays here because it pulls the
+//! `icalendar` crate. docs/scheduling.md explains them for people.
 
-pub mod availability;
 pub mod ical;
-pub mod policy;
-pub mod recurrence;
-pub mod time;

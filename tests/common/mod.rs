@@ -22,7 +22,7 @@ pub struct TestApp {
     pub port: u16,
     /// Present for an in-process server.
     pub handle: Option<AppHandle>,
-    pub store: Option<cms_server::store::Store>,
+    pub store: Option<cms_store::Store>,
     http: reqwest::Client,
 }
 

@@ -177,11 +177,11 @@ impl Rig {
             .await
             .expect("jobs")
             .into_iter()
-            .filter(|j| j.kind == "reminder")
+            .filter(|j| j.kind == cms_domain::notify::JobKind::Reminder)
             .map(|j| {
                 (
                     j.key.rsplit('.').next().unwrap_or_default().to_owned(),
-                    j.status,
+                    j.status.as_str().to_owned(),
                 )
             })
             .collect();

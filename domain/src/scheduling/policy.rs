@@ -9,22 +9,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Canceller {
-    Parent,
-    Tutor,
-    Admin,
-}
-
-impl Canceller {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Parent => "parent",
-            Self::Tutor => "tutor",
-            Self::Admin => "admin",
-        }
-    }
-}
+use crate::Role;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -43,21 +28,21 @@ pub struct Outcome {
 impl Policy {
     pub fn outcome(
         &self,
-        who: Canceller,
+        who: Role,
         start: DateTime<Utc>,
         now: DateTime<Utc>,
         ending_series: bool,
     ) -> Outcome {
         match who {
-            Canceller::Parent if start - now >= self.notice => Outcome {
+            Role::Parent if start - now >= self.notice => Outcome {
                 chargeable: false,
                 credit: !ending_series,
             },
-            Canceller::Parent => Outcome {
+            Role::Parent => Outcome {
                 chargeable: true,
                 credit: false,
             },
-            Canceller::Tutor | Canceller::Admin => Outcome {
+            Role::Tutor | Role::Admin => Outcome {
                 chargeable: false,
                 credit: true,
             },
@@ -85,10 +70,10 @@ mod tests {
             chargeable: true,
             credit: false,
         };
-        assert_eq!(p.outcome(Canceller::Parent, start, at(-1), false), early);
-        assert_eq!(p.outcome(Canceller::Parent, start, at(0), false), early);
-        assert_eq!(p.outcome(Canceller::Parent, start, at(1), false), late);
-        assert_eq!(p.outcome(Canceller::Tutor, start, at(1), false), early);
-        assert!(!p.outcome(Canceller::Parent, start, at(-1), true).credit);
+        assert_eq!(p.outcome(Role::Parent, start, at(-1), false), early);
+        assert_eq!(p.outcome(Role::Parent, start, at(0), false), early);
+        assert_eq!(p.outcome(Role::Parent, start, at(1), false), late);
+        assert_eq!(p.outcome(Role::Tutor, start, at(1), false), early);
+        assert!(!p.outcome(Role::Parent, start, at(-1), true).credit);
     }
 }

@@ -5,7 +5,8 @@
 //! as JSON values and are read into serde types in each module here.
 
 pub mod catalog;
-mod chat;
+pub mod chat;
+mod config;
 pub mod conversations;
 mod credits;
 mod feeds;
@@ -19,12 +20,14 @@ mod users;
 
 use std::time::Duration;
 
+use cms_domain::Refusal;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use surrealdb::Surreal;
 use surrealdb::engine::any::Any;
 
 pub use catalog::{SubjectRow, TemplateRow};
+pub use config::DatabaseConfig;
 pub use conversations::{ConversationRow, ConversationSummary, RevisionRow};
 pub use credits::CreditRow;
 pub use migrate::{MIGRATIONS, Migration};
@@ -32,8 +35,6 @@ pub use sessions::SessionUser;
 pub use students::StudentRow;
 pub use tutors::{Teaching, TutorProfile};
 pub use users::{NewUser, UserRow};
-
-use crate::config::DatabaseConfig;
 
 /// Times a transaction that lost a write conflict is tried again.
 const CONFLICT_RETRIES: usize = 5;
@@ -54,10 +55,10 @@ pub enum StoreError {
     Duplicate(String),
     #[error("refused by the schema: {0}")]
     Invalid(String),
-    /// A rule checked inside a transaction refused the change (THROW
-    /// "<code>: <message>"); nothing was written.
-    #[error("{message}")]
-    Refused { code: String, message: String },
+    /// A rule checked inside a transaction refused the change; nothing
+    /// was written.
+    #[error("{0}")]
+    Refused(Refusal),
     #[error("write conflict: {0}")]
     Conflict(String),
     #[error("database error: {0}")]
@@ -68,32 +69,51 @@ pub enum StoreError {
 
 impl From<surrealdb::Error> for StoreError {
     fn from(e: surrealdb::Error) -> Self {
-        classify(e.to_string())
+        classify(&e)
     }
 }
 
-/// Sorts a database message into what callers act on.
-fn classify(msg: String) -> StoreError {
-    if let Some((_, thrown)) = msg.split_once("An error occurred: ") {
-        let (code, message) = thrown.split_once(": ").unwrap_or(("conflict", thrown));
-        return StoreError::Refused {
-            code: code.to_owned(),
-            message: message.to_owned(),
-        };
+/// Sorts a database error into what callers act on, by its kind; the
+/// text is kept only for the log.
+fn classify(e: &surrealdb::Error) -> StoreError {
+    use surrealdb::types::{ErrorDetails, QueryError};
+    let msg = e.to_string();
+    if e.is_thrown() {
+        return refusal(e.message()).map_or(StoreError::Database(msg), StoreError::Refused);
     }
-    let lower = msg.to_lowercase();
-    if lower.contains("already contains") || lower.contains("already exists") {
-        StoreError::Duplicate(msg)
-    } else if lower.contains("conflict") || lower.contains("can be retried") {
-        StoreError::Conflict(msg)
-    } else if lower.contains("assert")
-        || lower.contains("expected")
-        || lower.contains("couldn't coerce")
-    {
-        StoreError::Invalid(msg)
-    } else {
-        StoreError::Database(msg)
+    match e.details() {
+        ErrorDetails::AlreadyExists(_) => StoreError::Duplicate(msg),
+        ErrorDetails::Query(Some(QueryError::TransactionConflict)) => StoreError::Conflict(msg),
+        ErrorDetails::Validation(_) => StoreError::Invalid(msg),
+        // Unique-index and schema-assert failures arrive as plain
+        // internal errors in SurrealDB 3.3; their wording is the only
+        // thing that tells them apart.
+        _ if msg.contains("already contains") || msg.contains("already exists") => {
+            StoreError::Duplicate(msg)
+        }
+        _ if msg.contains("can be retried") || msg.contains("conflict") => {
+            StoreError::Conflict(msg)
+        }
+        _ if msg.contains("assert") || msg.contains("couldn't coerce") => StoreError::Invalid(msg),
+        _ => StoreError::Database(msg),
     }
+}
+
+/// Reads a rule's `THROW 'code: message'` into a typed refusal. A code this
+/// store does not write is a bug, not a refusal: `None`.
+fn refusal(thrown: &str) -> Option<Refusal> {
+    let thrown = thrown
+        .split_once("An error occurred: ")
+        .map_or(thrown, |(_, t)| t);
+    let (code, message) = thrown.split_once(": ")?;
+    Some(match code {
+        "stale" => Refusal::StaleVersion,
+        "gone" => Refusal::JobGone,
+        "tutor_not_booking" => Refusal::TutorNotBooking,
+        "no_credit" => Refusal::NoCredit,
+        "conflict" => Refusal::Other(message.to_owned()),
+        _ => return None,
+    })
 }
 
 /// A handle on the database; cheap to clone.
@@ -176,8 +196,9 @@ impl Store {
         }
     }
 
-    /// Raw SurrealQL for tools (seeding benchmarks): statement `idx`'s
+    /// Raw SurrealQL for tests and benchmark tools: statement `idx`'s
     /// result as JSON. The server itself goes through the typed methods.
+    #[cfg(any(test, feature = "test-support"))]
     pub async fn execute(&self, sql: &str, vars: Value, idx: usize) -> Result<Value, StoreError> {
         self.value(sql, vars, idx).await
     }

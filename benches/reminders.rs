@@ -8,7 +8,10 @@
 //! before a job is done). Memory is this process's RSS, which holds the
 //! whole server, with the jobs pending and at the end (peak).
 //!
-//! `cargo run --release -p cms-reminder-bench -- --jobs 100000 --spread-secs 300`
+//! `cargo bench -p cms-server --bench reminders -- --jobs 100000 --spread-secs 300`
+//!
+//! It writes its backlog with raw SurrealQL through the store's
+//! `test-support` feature: the server itself has no such door.
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +19,7 @@ use chrono::{DateTime, Utc};
 use clap::Parser;
 use cms_server::config::Config;
 use cms_server::startup::Application;
-use cms_server::store::{Store, ts};
+use cms_store::{Store, ts};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 

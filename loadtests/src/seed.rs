@@ -1,5 +1,9 @@
 //! The file `cms-server seed` writes and `cms-loadtest` reads: accounts made
 //! in bulk for load runs, each with a live token, grouped by conversation.
+//!
+//! It lives here, not in `cms-protocol`, because it is a load-test input,
+//! not part of the wire protocol; the server writes the same JSON shape
+//! with its own type, so neither crate depends on the other.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,8 +1,9 @@
-//! The actors' view of the store: members, messages, read marks.
+//! Chat as the realtime layer needs it: who may hear a topic, messages,
+//! read marks, edits. The server adapts these to the actors' `ChatStore`
+//! port.
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use cms_actors::store::{self as actor_store, Appended, ChatStore, ConversationInfo, GroupKind};
+use cms_domain::Refusal;
 use cms_protocol::chat::Message;
 use serde::Deserialize;
 use serde_json::json;
@@ -43,12 +44,31 @@ impl From<MessageRow> for Message {
 const MESSAGE_FIELDS: &str = "record::id(conversation) AS conversation_id, seq, \
      record::id(sender) AS sender_id, body, client_msg_id, sent_at, edited_at, deleted_at";
 
-fn to_actor(e: StoreError) -> actor_store::StoreError {
-    match e {
-        StoreError::NotFound => actor_store::StoreError::NotFound,
-        StoreError::Conflict(m) | StoreError::Duplicate(m) => actor_store::StoreError::Conflict(m),
-        other => actor_store::StoreError::Backend(other.to_string()),
-    }
+/// The outcome of appending a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored now with the next seq.
+    New(Message),
+    /// The sender had already sent this client_msg_id: the original.
+    Duplicate(Message),
+}
+
+/// Whose members a topic has: a family's parents, a tutor, the admins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberGroup {
+    Family,
+    Tutor,
+    Admins,
+}
+
+/// A conversation and everyone who may join it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationMembers {
+    pub id: String,
+    pub family_id: String,
+    pub tutor_id: String,
+    /// The family's parents and the tutor.
+    pub member_ids: Vec<String>,
 }
 
 impl Store {
@@ -117,13 +137,14 @@ impl Store {
     }
 }
 
-#[async_trait]
-impl ChatStore for Store {
-    async fn conversation(&self, id: &str) -> Result<ConversationInfo, actor_store::StoreError> {
-        let c = self.conversation_row(id).await.map_err(to_actor)?;
-        let mut member_ids = self.group_members(GroupKind::Family, &c.family_id).await?;
+impl Store {
+    pub async fn conversation_members(&self, id: &str) -> Result<ConversationMembers, StoreError> {
+        let c = self.conversation_row(id).await?;
+        let mut member_ids = self
+            .group_members(MemberGroup::Family, &c.family_id)
+            .await?;
         member_ids.push(c.tutor_id.clone());
-        Ok(ConversationInfo {
+        Ok(ConversationMembers {
             id: c.id,
             family_id: c.family_id,
             tutor_id: c.tutor_id,
@@ -131,65 +152,64 @@ impl ChatStore for Store {
         })
     }
 
-    async fn group_members(
+    /// User ids allowed on a family's, a tutor's or the admins' topic;
+    /// `NotFound` when there is no such family or tutor.
+    pub async fn group_members(
         &self,
-        kind: GroupKind,
+        kind: MemberGroup,
         id: &str,
-    ) -> Result<Vec<String>, actor_store::StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let (sql, idx) = match kind {
-            GroupKind::Family => (
+            MemberGroup::Family => (
                 "IF record::exists(type::record('family', $id)) {
                      SELECT VALUE record::id(id) FROM user
                      WHERE family = type::record('family', $id) AND role = 'parent'
                  } ELSE { NONE }",
                 0,
             ),
-            GroupKind::Tutor => (
+            MemberGroup::Tutor => (
                 "SELECT VALUE record::id(id) FROM user
                  WHERE id = type::record('user', $id) AND role = 'tutor'",
                 0,
             ),
-            GroupKind::Admins => (
+            MemberGroup::Admins => (
                 "SELECT VALUE record::id(id) FROM user WHERE role = 'admin'",
                 0,
             ),
         };
-        let v = self
-            .value(sql, json!({ "id": id }), idx)
-            .await
-            .map_err(to_actor)?;
+        let v = self.value(sql, json!({ "id": id }), idx).await?;
         let members: Vec<String> = match v {
-            serde_json::Value::Array(_) => {
-                serde_json::from_value(v).map_err(|e| to_actor(e.into()))?
-            }
+            serde_json::Value::Array(_) => serde_json::from_value(v)?,
             _ => Vec::new(),
         };
         if members.is_empty() {
-            return Err(actor_store::StoreError::NotFound);
+            return Err(StoreError::NotFound);
         }
         Ok(members)
     }
 
-    async fn latest_seq(&self, conversation_id: &str) -> Result<u64, actor_store::StoreError> {
+    /// Highest seq stored in the conversation (0 when empty).
+    pub async fn latest_seq(&self, conversation_id: &str) -> Result<u64, StoreError> {
         let v = self
             .value(
                 "SELECT VALUE last_seq FROM ONLY type::record('conversation', $id)",
                 json!({ "id": conversation_id }),
                 0,
             )
-            .await
-            .map_err(to_actor)?;
-        v.as_u64().ok_or(actor_store::StoreError::NotFound)
+            .await?;
+        v.as_u64().ok_or(StoreError::NotFound)
     }
 
-    async fn append_message(
+    /// Stores a message with the next seq, atomically, unless the sender
+    /// has already sent `cmid` here.
+    pub async fn append_message(
         &self,
         conv: &str,
         sender: &str,
         cmid: &str,
         body: &str,
         at: DateTime<Utc>,
-    ) -> Result<Appended, actor_store::StoreError> {
+    ) -> Result<Appended, StoreError> {
         // One transaction: the conversation's counter and the message rise
         // together, so a seq is never skipped nor given twice, whichever
         // process writes. A repeated client_msg_id is caught by its unique
@@ -212,47 +232,37 @@ impl ChatStore for Store {
             Err(StoreError::Duplicate(_)) => {
                 match self.message_by_client_id(conv, sender, cmid).await {
                     Ok(Some(m)) => Ok(Appended::Duplicate(m)),
-                    Ok(None) => Err(actor_store::StoreError::Conflict("seq taken; retry".into())),
-                    Err(e) => Err(to_actor(e)),
+                    Ok(None) => Err(StoreError::Conflict("seq taken; retry".into())),
+                    Err(e) => Err(e),
                 }
             }
-            Err(e) => Err(to_actor(e)),
+            Err(e) => Err(e),
         }
     }
 
-    async fn messages_after(
+    /// Messages with seq > `after`, oldest first, at most `limit`.
+    pub async fn messages_after(
         &self,
         conv: &str,
         after: u64,
         limit: usize,
-    ) -> Result<Vec<Message>, actor_store::StoreError> {
+    ) -> Result<Vec<Message>, StoreError> {
         self.messages(
             "seq > $after",
             "ASC",
             json!({ "conv": conv, "after": after, "limit": limit }),
         )
         .await
-        .map_err(to_actor)
     }
 
-    async fn messages_before(
-        &self,
-        conv: &str,
-        before: u64,
-        limit: usize,
-    ) -> Result<Vec<Message>, actor_store::StoreError> {
-        self.messages_before_seq(conv, before, limit)
-            .await
-            .map_err(to_actor)
-    }
-
-    async fn set_read_mark(
+    /// Moves the member's read mark forward (never back); returns the mark.
+    pub async fn set_read_mark(
         &self,
         conv: &str,
         user: &str,
         seq: u64,
         at: DateTime<Utc>,
-    ) -> Result<u64, actor_store::StoreError> {
+    ) -> Result<u64, StoreError> {
         // Never past the newest message, never backwards.
         let v = self
             .value(
@@ -266,30 +276,27 @@ impl ChatStore for Store {
                 json!({ "conv": conv, "user": user, "seq": seq.min(i64::MAX as u64), "at": ts(at) }),
                 2,
             )
-            .await
-            .map_err(to_actor)?;
+            .await?;
         v.as_u64()
-            .ok_or_else(|| actor_store::StoreError::Backend("read mark not stored".into()))
+            .ok_or_else(|| StoreError::Database("read mark not stored".into()))
     }
 
-    async fn revise_message(
+    /// Edits (`Some(body)`) or deletes (`None`) a message of `editor`'s,
+    /// keeping the previous text in an audit record.
+    pub async fn revise_message(
         &self,
         conv: &str,
         seq: u64,
         editor: &str,
         new_body: Option<&str>,
         at: DateTime<Utc>,
-    ) -> Result<Message, actor_store::StoreError> {
-        let current = self.message_at(conv, seq).await.map_err(to_actor)?;
+    ) -> Result<Message, StoreError> {
+        let current = self.message_at(conv, seq).await?;
         if current.sender_id != editor {
-            return Err(actor_store::StoreError::Forbidden(
-                "only the author may change a message".into(),
-            ));
+            return Err(StoreError::Refused(Refusal::NotAuthor));
         }
         if current.deleted_at.is_some() {
-            return Err(actor_store::StoreError::Forbidden(
-                "the message was deleted".into(),
-            ));
+            return Err(StoreError::Refused(Refusal::MessageDeleted));
         }
         let sql = format!(
             "BEGIN TRANSACTION;
@@ -309,7 +316,7 @@ impl ChatStore for Store {
         );
         let action = if new_body.is_some() { "edit" } else { "delete" };
         let vars = json!({ "conv": conv, "seq": seq, "editor": editor, "action": action, "body": new_body, "at": ts(at) });
-        let row: MessageRow = self.row(&sql, vars, 4).await.map_err(to_actor)?;
+        let row: MessageRow = self.row(&sql, vars, 4).await?;
         Ok(row.into())
     }
 }

@@ -1,6 +1,7 @@
 //! Login sessions: one per issued token, so a token can be revoked.
 
 use chrono::{DateTime, Utc};
+use cms_domain::Role;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -11,7 +12,7 @@ use super::{Store, StoreError, new_key, ts};
 pub struct SessionUser {
     pub user_id: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     #[serde(default)]
     pub family_id: Option<String>,
 }

@@ -7,6 +7,8 @@
 //! refused if it moved on.
 
 use chrono::{DateTime, Utc};
+use cms_domain::Role;
+use cms_domain::lesson::{CellOwner, LessonKind, LessonStatus};
 use cms_protocol::calendar::Occurrence;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -50,8 +52,8 @@ pub struct LessonState {
     pub id: String,
     pub tutor_id: String,
     pub seats: Vec<Seat>,
-    pub status: String,
-    pub kind: String,
+    pub status: LessonStatus,
+    pub kind: LessonKind,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub buffer_min: i64,
@@ -82,8 +84,9 @@ impl LessonState {
     }
 }
 
-/// A held cell: `["t:<tutor>" | "s:<student>", cell]`.
-pub type Cell = (String, i64);
+/// A held cell: `[owner, cell]`, the owner stored as `t:<tutor>` or
+/// `s:<student>`.
+pub type Cell = (CellOwner, i64);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct NewOccurrence {
@@ -107,7 +110,7 @@ pub struct NewLessons {
     pub tutor: String,
     pub students: Vec<String>,
     pub families: Vec<String>,
-    pub kind: String,
+    pub kind: LessonKind,
     pub subject: String,
     pub template: Option<String>,
     pub timezone: String,
@@ -128,7 +131,7 @@ pub struct NewLessons {
 pub struct NewCancellation {
     pub students: Vec<String>,
     pub by: String,
-    pub role: String,
+    pub role: Role,
     pub reason: String,
     pub notice_secs: i64,
     pub chargeable: bool,
@@ -147,15 +150,15 @@ pub struct NewCredit {
 pub struct LessonChange {
     pub id: String,
     pub version: u32,
-    pub status: String,
+    pub status: LessonStatus,
     pub students: Vec<String>,
     pub families: Vec<String>,
-    pub kind: String,
+    pub kind: LessonKind,
     pub rescheduled_to: Option<String>,
     /// Release every cell the lesson holds.
     pub free_all: bool,
     /// Release the cells of these owners only.
-    pub free_owners: Vec<String>,
+    pub free_owners: Vec<CellOwner>,
     pub add_cells: Vec<Cell>,
     pub cancellation: Option<NewCancellation>,
     pub credits: Vec<NewCredit>,
@@ -167,10 +170,10 @@ impl LessonChange {
         Self {
             id: l.id.clone(),
             version: l.version,
-            status: l.status.clone(),
+            status: l.status,
             students: l.student_ids(),
             families: l.family_ids(),
-            kind: l.kind.clone(),
+            kind: l.kind,
             rescheduled_to: None,
             free_all: false,
             free_owners: Vec::new(),
@@ -228,7 +231,7 @@ FOR $c IN $changes {
 IF $new {
     LET $tutor = type::record('user', $new.tutor);
     IF (SELECT VALUE status FROM ONLY type::record('tutor_profile', $new.tutor)) != 'approved' {
-        THROW 'conflict: this tutor is not taking bookings';
+        THROW 'tutor_not_booking: this tutor is not taking bookings';
     };
     IF $new.series {
         CREATE type::record('series', $new.series.id) CONTENT {
@@ -245,7 +248,7 @@ IF $new {
           ORDER BY expires_at LIMIT $credit_count).id
         ELSE [] END;
     IF array::len($spent) < $credit_count {
-        THROW 'conflict: the family has no unused makeup credit for this booking';
+        THROW 'no_credit: the family has no unused makeup credit for this booking';
     };
     LET $credits = array::concat(array::map($new.carry_credits, |$k| type::record('credit', $k)), $spent);
     UPDATE $credits SET used_at = <datetime>$now, used_for = $first RETURN NONE;
@@ -302,7 +305,7 @@ impl Store {
     /// nothing, with the reminder and notice jobs they cause: a lesson
     /// leaving `booked` withdraws its pending reminders in the same
     /// transaction. A held cell fails it with `Duplicate`; a stale plan
-    /// with `Refused { code: "stale" }`.
+    /// with `Refused(Refusal::StaleVersion)`.
     pub async fn apply_lessons(
         &self,
         changes: &[LessonChange],
@@ -420,16 +423,19 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DatabaseConfig;
+    use crate::DatabaseConfig;
 
     fn lessons(id: &str, student: &str, cells: std::ops::Range<i64>) -> NewLessons {
-        let mut held: Vec<Cell> = cells.clone().map(|c| ("t:t1".to_owned(), c)).collect();
-        held.extend(cells.map(|c| (format!("s:{student}"), c)));
+        let mut held: Vec<Cell> = cells
+            .clone()
+            .map(|c| (CellOwner::Tutor("t1".into()), c))
+            .collect();
+        held.extend(cells.map(|c| (CellOwner::Student(student.into()), c)));
         NewLessons {
             tutor: "t1".into(),
             students: vec![student.into()],
             families: vec!["f1".into()],
-            kind: "one_to_one".into(),
+            kind: LessonKind::OneToOne,
             subject: "maths_gcse".into(),
             template: None,
             timezone: "Europe/London".into(),

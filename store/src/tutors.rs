@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Store, StoreError, ts};
-use crate::scheduling::availability::{Availability, Held, Override, Window};
+use cms_domain::scheduling::availability::{Availability, Held, Override, Window};
+use cms_domain::tutor::TutorStatus;
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Teaching {
@@ -27,7 +28,7 @@ pub struct TutorProfile {
     pub bio: String,
     pub timezone: String,
     /// pending, approved, rejected or suspended.
-    pub status: String,
+    pub status: TutorStatus,
     #[serde(default)]
     pub status_note: Option<String>,
     /// Minutes kept free after each lesson.
@@ -38,9 +39,9 @@ pub struct TutorProfile {
 }
 
 impl TutorProfile {
-    pub fn availability(&self) -> Result<Availability, crate::scheduling::time::TimeError> {
+    pub fn availability(&self) -> Result<Availability, cms_domain::scheduling::time::TimeError> {
         Ok(Availability {
-            tz: crate::scheduling::time::zone(&self.timezone)?,
+            tz: cms_domain::scheduling::time::zone(&self.timezone)?,
             weekly: self.weekly.clone(),
             overrides: self.overrides.clone(),
         })
@@ -141,7 +142,7 @@ impl Store {
     pub async fn set_tutor_status(
         &self,
         tutor_id: &str,
-        status: &str,
+        status: TutorStatus,
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<TutorProfile, StoreError> {
@@ -159,7 +160,7 @@ impl Store {
     /// Profiles with a status (admins' review queue), or all.
     pub async fn tutor_profiles(
         &self,
-        status: Option<&str>,
+        status: Option<TutorStatus>,
     ) -> Result<Vec<TutorProfile>, StoreError> {
         let sql = format!(
             "SELECT {PROFILE_FIELDS} FROM tutor_profile

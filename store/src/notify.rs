@@ -11,14 +11,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use cms_domain::notify::{Channel, DeliveryStatus, JobKind, JobStatus};
+use cms_domain::{Refusal, Role};
+
 use super::{Store, StoreError, ts};
 
 /// A job to create with a lesson change.
 #[derive(Debug, Clone, Serialize)]
 pub struct NewJob {
     pub key: String,
-    /// reminder, booked, cancelled or rescheduled.
-    pub kind: String,
+    pub kind: JobKind,
     pub lesson: String,
     pub lessons: Vec<String>,
     pub families: Vec<String>,
@@ -31,7 +33,7 @@ pub struct NewJob {
 #[derive(Debug, Clone, Deserialize)]
 pub struct JobRow {
     pub key: String,
-    pub kind: String,
+    pub kind: JobKind,
     pub lesson: String,
     #[serde(default)]
     pub lessons: Vec<String>,
@@ -41,7 +43,7 @@ pub struct JobRow {
     pub offset_min: Option<u32>,
     pub due_at: DateTime<Utc>,
     pub scheduled_at: DateTime<Utc>,
-    pub status: String,
+    pub status: JobStatus,
 }
 
 const JOB_FIELDS: &str = "record::id(id) AS key, kind, record::id(lesson) AS lesson, \
@@ -55,10 +57,10 @@ pub struct Recipient {
     pub id: String,
     pub name: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     #[serde(default)]
     pub phone: Option<String>,
-    pub timezone: String,
+    pub timezone: chrono_tz::Tz,
     #[serde(default)]
     pub family_id: Option<String>,
     #[serde(default)]
@@ -70,7 +72,7 @@ pub struct Recipient {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct DeliveryRow {
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: u32,
     #[serde(default)]
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -96,7 +98,7 @@ pub enum Begun {
 /// the schema's `option<…>` fields take NONE.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeliveryUpdate<'a> {
-    pub status: &'a str,
+    pub status: DeliveryStatus,
     pub attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<String>,
@@ -121,8 +123,8 @@ const NOTIFICATION_FIELDS: &str = "record::id(id) AS id, kind, text, \
      IF occurrence THEN record::id(occurrence) ELSE NONE END AS occurrence_id, \
      <string>created_at AS created_at, read_at != NONE AS read";
 
-fn delivery_id(job: &str, channel: &str, user: &str) -> Value {
-    json!([job, channel, user])
+fn delivery_id(job: &str, channel: Channel, user: &str) -> Value {
+    json!([job, channel.as_str(), user])
 }
 
 impl Store {
@@ -174,7 +176,7 @@ impl Store {
     pub async fn finish_job(
         &self,
         key: &str,
-        status: &str,
+        status: JobStatus,
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -227,7 +229,7 @@ impl Store {
     pub async fn begin_delivery(
         &self,
         job: &str,
-        channel: &str,
+        channel: Channel,
         user: &str,
         address: &str,
         body: Option<&str>,
@@ -250,7 +252,7 @@ impl Store {
         });
         match self.value(sql, vars, 0).await {
             Ok(_) => Ok(Begun::New),
-            Err(StoreError::Refused { code, .. }) if code == "gone" => Ok(Begun::JobGone),
+            Err(StoreError::Refused(Refusal::JobGone)) => Ok(Begun::JobGone),
             Err(StoreError::Duplicate(_)) => Ok(Begun::Existing(
                 self.row(
                     "SELECT status, attempts, next_attempt_at, provider_id, body, created_at
@@ -267,7 +269,7 @@ impl Store {
     pub async fn update_delivery(
         &self,
         job: &str,
-        channel: &str,
+        channel: Channel,
         user: &str,
         u: &DeliveryUpdate<'_>,
         now: DateTime<Utc>,
@@ -290,7 +292,7 @@ impl Store {
     pub async fn sms_status(
         &self,
         provider_id: &str,
-        status: &str,
+        status: DeliveryStatus,
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
@@ -339,7 +341,7 @@ impl Store {
         job: &str,
         user: &str,
         id: &str,
-        kind: &str,
+        kind: JobKind,
         text: &str,
         occurrence: &str,
         now: DateTime<Utc>,
@@ -362,13 +364,13 @@ impl Store {
             COMMIT TRANSACTION;"
         );
         let vars = json!({
-            "job": job, "did": delivery_id(job, "inapp", user), "user": user, "id": id,
+            "job": job, "did": delivery_id(job, Channel::InApp, user), "user": user, "id": id,
             "kind": kind, "text": text, "occ": occurrence, "now": ts(now),
         });
         match self.rows::<NotificationRow>(&sql, vars, 3).await {
             Ok(rows) => Ok(rows.into_iter().next()),
             Err(StoreError::Duplicate(_)) => Ok(None),
-            Err(StoreError::Refused { code, .. }) if code == "gone" => Ok(None),
+            Err(StoreError::Refused(Refusal::JobGone)) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -470,7 +472,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DatabaseConfig;
+    use crate::DatabaseConfig;
 
     async fn store() -> Store {
         let cfg = DatabaseConfig {
@@ -502,40 +504,40 @@ mod tests {
         job(&store, "j1", now).await;
         assert!(matches!(
             store
-                .begin_delivery("j1", "email", "u1", "a@x.test", None, now)
+                .begin_delivery("j1", Channel::Email, "u1", "a@x.test", None, now)
                 .await
                 .unwrap(),
             Begun::New
         ));
         let u = DeliveryUpdate {
-            status: "sent",
+            status: DeliveryStatus::Sent,
             attempts: 1,
             next_attempt_at: None,
             provider_id: Some("m1"),
             error: None,
         };
         store
-            .update_delivery("j1", "email", "u1", &u, now)
+            .update_delivery("j1", Channel::Email, "u1", &u, now)
             .await
             .unwrap();
         match store
-            .begin_delivery("j1", "email", "u1", "a@x.test", None, now)
+            .begin_delivery("j1", Channel::Email, "u1", "a@x.test", None, now)
             .await
             .unwrap()
         {
             Begun::Existing(d) => {
-                assert_eq!(d.status, "sent");
+                assert_eq!(d.status, DeliveryStatus::Sent);
                 assert_eq!(d.provider_id.as_deref(), Some("m1"));
             }
             other => panic!("{other:?}"),
         }
         store
-            .finish_job("j1", "withdrawn", None, now)
+            .finish_job("j1", JobStatus::Withdrawn, None, now)
             .await
             .unwrap();
         assert!(matches!(
             store
-                .begin_delivery("j1", "sms", "u1", "+44", Some("hi"), now)
+                .begin_delivery("j1", Channel::Sms, "u1", "+44", Some("hi"), now)
                 .await
                 .unwrap(),
             Begun::JobGone
@@ -551,7 +553,7 @@ mod tests {
             let store = store.clone();
             async move {
                 store
-                    .deliver_inapp("j1", "u1", id, "booked", "hello", "l1", now)
+                    .deliver_inapp("j1", "u1", id, JobKind::Booked, "hello", "l1", now)
                     .await
                     .unwrap()
             }
@@ -570,13 +572,13 @@ mod tests {
         );
         // A withdrawn job delivers nothing more.
         store
-            .finish_job("j1", "withdrawn", None, now)
+            .finish_job("j1", JobStatus::Withdrawn, None, now)
             .await
             .unwrap();
         job(&store, "j2", now).await;
         assert!(
             store
-                .deliver_inapp("j1", "u2", "j1.u2", "booked", "hello", "l1", now)
+                .deliver_inapp("j1", "u2", "j1.u2", JobKind::Booked, "hello", "l1", now)
                 .await
                 .unwrap()
                 .is_none()

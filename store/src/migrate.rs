@@ -79,7 +79,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DatabaseConfig;
+    use crate::DatabaseConfig;
 
     fn mem() -> DatabaseConfig {
         DatabaseConfig {
@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn the_list_matches_the_directory() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");
         let mut files: Vec<String> = std::fs::read_dir(dir)
             .expect("migrations dir")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

@@ -10,14 +10,16 @@ use super::time::{CELL_SECS, local, resolve_lenient};
 
 /// A weekly window: `day` 1 = Monday … 7 = Sunday; minutes after local
 /// midnight, `end` up to 1440.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Window {
     pub day: u8,
     pub start: u16,
     pub end: u16,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum OverrideKind {
     /// No weekly windows that day.
@@ -26,7 +28,8 @@ pub enum OverrideKind {
     Extra,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Override {
     /// YYYY-MM-DD, local.
     pub date: String,

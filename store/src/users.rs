@@ -1,6 +1,7 @@
 //! Users and their families.
 
 use chrono::{DateTime, Utc};
+use cms_domain::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -12,8 +13,7 @@ pub struct UserRow {
     pub id: String,
     pub email: String,
     pub name: String,
-    /// parent, tutor or admin.
-    pub role: String,
+    pub role: Role,
     #[serde(default)]
     pub phone: Option<String>,
     /// IANA zone, e.g. Europe/London.
@@ -29,7 +29,7 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub password_hash: &'a str,
     pub name: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub phone: Option<&'a str>,
     pub timezone: &'a str,
     /// An existing family to join (a second parent); a parent without one
@@ -56,7 +56,7 @@ impl Store {
         let id = new_key();
         let (family, new_family) = match (u.role, u.family_id) {
             (_, Some(f)) => (Some(f.to_owned()), false),
-            ("parent", None) => (Some(new_key()), true),
+            (Role::Parent, None) => (Some(new_key()), true),
             _ => (None, false),
         };
         let sql = format!(
@@ -122,7 +122,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DatabaseConfig;
+    use crate::DatabaseConfig;
 
     pub(crate) async fn mem_store() -> Store {
         let cfg = DatabaseConfig {
@@ -139,7 +139,7 @@ mod tests {
             email: "p@x.test",
             password_hash: "$argon2id$fake",
             name: "P",
-            role: "parent",
+            role: Role::Parent,
             phone: None,
             timezone: "Europe/London",
             family_id: None,
@@ -147,7 +147,7 @@ mod tests {
         let p = store.create_user(new, Utc::now()).await.expect("parent");
         assert!(p.family_id.is_some());
         new.email = "t@x.test";
-        new.role = "tutor";
+        new.role = Role::Tutor;
         let t = store.create_user(new, Utc::now()).await.expect("tutor");
         assert_eq!(t.family_id, None);
         assert_eq!(store.user(&t.id).await.expect("read").email, "t@x.test");
@@ -156,7 +156,7 @@ mod tests {
             Err(StoreError::Duplicate(_))
         ));
         new.email = "p2@x.test";
-        new.role = "parent";
+        new.role = Role::Parent;
         new.family_id = p.family_id.as_deref();
         let p2 = store
             .create_user(new, Utc::now())

@@ -1,0 +1,27 @@
+//! The CMS platform's vocabulary and pure rules, free of IO: no actors, no
+//! database, no sockets. Everything here is a value or a function of values,
+//! so every layer above (store, actors, use cases, routes) can share it and
+//! its tests need nothing running.
+//!
+//! - [`ids`]: typed record ids, validated where they enter.
+//! - [`Role`], [`Clock`]: who someone is, and what time it is.
+//! - [`lesson`], [`notify`], [`tutor`]: statuses and kinds as enums.
+//! - [`Refusal`]: why the store turned a change down, typed.
+//! - [`scheduling`]: the time model, recurrence, availability and the
+//!   cancellation policy.
+
+pub mod caller;
+pub mod clock;
+pub mod ids;
+pub mod lesson;
+pub mod notify;
+pub mod refusal;
+pub mod role;
+pub mod scheduling;
+pub mod tutor;
+mod vocab;
+
+pub use caller::Caller;
+pub use clock::{Clock, Sleep};
+pub use refusal::Refusal;
+pub use role::Role;

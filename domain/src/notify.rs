@@ -1,0 +1,47 @@
+//! Notification jobs, their per-recipient deliveries, and channels.
+
+use crate::vocab::vocab;
+
+vocab! {
+    /// What a job tells people.
+    pub enum JobKind {
+        Reminder = "reminder",
+        Booked = "booked",
+        Cancelled = "cancelled",
+        Rescheduled = "rescheduled",
+    }
+}
+
+vocab! {
+    /// pending → sent | failed | skipped (the lesson had started) |
+    /// withdrawn (the lesson changed).
+    pub enum JobStatus {
+        Pending = "pending",
+        Sent = "sent",
+        Failed = "failed",
+        Skipped = "skipped",
+        Withdrawn = "withdrawn",
+    }
+}
+
+vocab! {
+    /// One message to one person on one channel: sending (handed to the
+    /// provider, answer not yet stored) → sent → delivered | failed; retry
+    /// (waiting for its next attempt); skipped.
+    pub enum DeliveryStatus {
+        Sending = "sending",
+        Sent = "sent",
+        Delivered = "delivered",
+        Retry = "retry",
+        Failed = "failed",
+        Skipped = "skipped",
+    }
+}
+
+vocab! {
+    pub enum Channel {
+        Email = "email",
+        Sms = "sms",
+        InApp = "inapp",
+    }
+}

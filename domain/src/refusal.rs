@@ -1,0 +1,28 @@
+//! Why the store turned a change down. Rules checked inside a transaction
+//! (SurrealQL `THROW 'code: message'`) come back as one of these, read in
+//! one place in the store, so callers match variants, never text.
+
+/// A refused change: nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The lesson changed since the change was planned; plan again.
+    #[error("the lesson changed meanwhile")]
+    StaleVersion,
+    /// The notification job is no longer pending (sent, withdrawn, …).
+    #[error("the job is no longer pending")]
+    JobGone,
+    /// The tutor is not approved, so takes no bookings.
+    #[error("this tutor is not taking bookings")]
+    TutorNotBooking,
+    /// A booking asked to spend makeup credits the family does not have.
+    #[error("the family has no unused makeup credit for this booking")]
+    NoCredit,
+    /// Only a message's author may edit or delete it.
+    #[error("only the author may change a message")]
+    NotAuthor,
+    #[error("the message was deleted")]
+    MessageDeleted,
+    /// Any other rule, with the words written next to it in the store.
+    #[error("{0}")]
+    Other(String),
+}
