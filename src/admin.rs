@@ -3,11 +3,11 @@
 
 use std::io::BufRead;
 
-use crate::auth::hash_password;
+use cms_domain::Role;
+use cms_store::{Store, UserRow};
+
+use crate::accounts::{self, AccountError, NewAccount};
 use crate::config::Config;
-use crate::error::ApiError;
-use crate::routes::check_account;
-use cms_store::{NewUser, Store, StoreError, UserRow};
 
 pub async fn create_from_stdin(
     config: &Config,
@@ -29,25 +29,14 @@ pub async fn create_admin(
     email: &str,
     password: &str,
     name: &str,
-) -> Result<UserRow, ApiError> {
-    let email = check_account(email, password, name)?;
-    let hash = hash_password(password.to_owned()).await?;
-    let new = NewUser {
-        email: &email,
-        password_hash: &hash,
+) -> Result<UserRow, AccountError> {
+    let new = NewAccount {
+        email,
+        password,
         name,
-        role: cms_domain::Role::Admin,
+        role: Role::Admin,
         phone: None,
-        timezone: crate::routes::DEFAULT_TIMEZONE,
-        family_id: None,
+        timezone: None,
     };
-    store
-        .create_user(new, chrono::Utc::now())
-        .await
-        .map_err(|e| match e {
-            StoreError::Duplicate(_) => {
-                ApiError::Conflict("that email is already registered".into())
-            }
-            other => other.into(),
-        })
+    accounts::create(store, new, None, chrono::Utc::now()).await
 }

@@ -1,12 +1,12 @@
 //! The CMS Education Platform real-time server: accounts, Phoenix-compatible
 //! channels, durable chat and live scheduling over SurrealDB.
 
+pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod chat_port;
 pub mod cli;
 pub mod config;
-pub mod error;
 pub mod lessons;
 pub mod notify;
 pub mod routes;

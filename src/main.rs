@@ -3,7 +3,7 @@
 use clap::Parser;
 use cms_server::cli::{AdminCommand, Cli, Command};
 use cms_server::config::Config;
-use cms_server::error::error_chain;
+use cms_server::telemetry::error_chain;
 use cms_server::startup::Application;
 use cms_server::{admin, seed, telemetry};
 

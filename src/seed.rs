@@ -10,8 +10,7 @@ use chrono::{DateTime, Utc};
 use cms_domain::Role;
 use futures_util::{StreamExt, TryStreamExt};
 
-use crate::auth::{TokenKeys, hash_password};
-use crate::error::ApiError;
+use crate::auth::{PasswordError, TokenKeys, hash_password};
 use cms_store::{NewUser, Store, StoreError};
 
 /// The password of every seeded account.
@@ -35,7 +34,7 @@ pub enum SeedError {
     #[error("a conversation needs at least 2 members (a parent and a tutor)")]
     TooFewMembers,
     #[error("could not hash the seed password")]
-    Hash(#[source] ApiError),
+    Hash(#[source] PasswordError),
     #[error("could not write seed accounts")]
     Store(#[from] StoreError),
     #[error("could not sign a token")]
@@ -107,7 +106,7 @@ impl Seeder<'_> {
                     name: handle,
                     role,
                     phone: None,
-                    timezone: crate::routes::DEFAULT_TIMEZONE,
+                    timezone: crate::accounts::DEFAULT_TIMEZONE,
                     family_id: family,
                 },
                 self.now,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use actix::{Actor, Addr};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
+use utoipa_actix_web::AppExt;
 use cms_actors::rate_limit::RateLimit;
 use cms_actors::registry::CloseAll;
 use cms_actors::socket::SocketConfig;
@@ -34,6 +35,8 @@ pub enum StartupError {
     Email(#[from] EmailError),
     #[error("SMS is misconfigured")]
     Sms(#[from] SmsError),
+    #[error("could not write the OpenAPI document")]
+    Document(#[source] serde_json::Error),
     #[error("could not listen on {addr}")]
     Bind {
         addr: String,
@@ -126,11 +129,18 @@ impl Application {
         };
         let listener = TcpListener::bind(&config.listen).map_err(bind_err)?;
         let local = listener.local_addr().map_err(bind_err)?;
+        // Made once: mounting the routes on a throwaway app collects them.
+        let document = web::Data::new(crate::routes::Document(
+            serde_json::to_value(crate::routes::base_document()).map_err(StartupError::Document)?,
+        ));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(tracing_actix_log())
                 .app_data(state.clone())
+                .app_data(document.clone())
+                .into_utoipa_app()
                 .configure(crate::routes::configure)
+                .into_app()
         })
         // Socket pushes are small frames that must leave at once; with
         // Nagle's algorithm a second push waits for the client's delayed

@@ -16,3 +16,15 @@ pub fn init(cfg: &LogConfig) {
         builder.try_init()
     };
 }
+
+/// "outer: inner: innermost", so the cause is never lost in a log line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

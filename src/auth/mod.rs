@@ -1,9 +1,8 @@
-//! Passwords, tokens, and the authenticated caller.
+//! Passwords and tokens. (The REST extractor that turns a bearer token
+//! into a caller is `crate::routes::extract`.)
 
-mod extract;
 mod password;
 mod token;
 
-pub use extract::{AuthUser, authenticate};
-pub use password::{hash_password, verify_password};
+pub use password::{PasswordError, hash_password, verify_password};
 pub use token::{Claims, TokenKeys};

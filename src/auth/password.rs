@@ -5,22 +5,25 @@ use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
 };
 
-use crate::error::ApiError;
+/// Hashing could not run (a worker thread died) or failed.
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct PasswordError(String);
 
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    actix_web::web::block(move || {
+pub async fn hash_password(password: String) -> Result<String, PasswordError> {
+    tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
     })
     .await
-    .map_err(ApiError::internal)?
-    .map_err(|e| ApiError::Internal(e.to_string().into()))
+    .map_err(|e| PasswordError(e.to_string()))?
+    .map_err(|e| PasswordError(e.to_string()))
 }
 
-pub async fn verify_password(password: String, hash: String) -> Result<bool, ApiError> {
-    actix_web::web::block(move || {
+pub async fn verify_password(password: String, hash: String) -> Result<bool, PasswordError> {
+    tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
             .map(|parsed| {
                 Argon2::default()
@@ -30,5 +33,5 @@ pub async fn verify_password(password: String, hash: String) -> Result<bool, Api
             .unwrap_or(false)
     })
     .await
-    .map_err(ApiError::internal)
+    .map_err(|e| PasswordError(e.to_string()))
 }

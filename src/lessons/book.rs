@@ -11,6 +11,7 @@ use super::error::LessonError;
 use super::{PLAN_ATTEMPTS, push};
 use crate::notify::{self, jobs::Kind};
 use cms_domain::Caller;
+use cms_domain::ids::{StudentId, TemplateId, UserId};
 use cms_domain::lesson::LessonKind;
 use cms_domain::scheduling::recurrence::{self, Freq};
 use cms_domain::scheduling::time::{self, StartSpec};
@@ -35,8 +36,8 @@ pub struct Recurrence {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookingRequest {
-    pub tutor_id: String,
-    pub student_ids: Vec<String>,
+    pub tutor_id: UserId,
+    pub student_ids: Vec<StudentId>,
     pub subject: String,
     pub level: String,
     /// Wall clock in `timezone` (`2027-03-22T16:00`), or RFC 3339.
@@ -47,7 +48,7 @@ pub struct BookingRequest {
     #[serde(default)]
     pub duration_min: Option<u32>,
     #[serde(default)]
-    pub template_id: Option<String>,
+    pub template_id: Option<TemplateId>,
     #[serde(default)]
     pub recurrence: Option<Recurrence>,
     /// Book the occurrences that are free and report the others.
@@ -125,7 +126,7 @@ pub async fn book(
         ));
     }
     // Students: 1 to 4, distinct, existing, the parent's own.
-    let mut student_ids = req.student_ids.clone();
+    let mut student_ids: Vec<String> = req.student_ids.iter().map(ToString::to_string).collect();
     student_ids.sort();
     student_ids.dedup();
     if student_ids.is_empty() || student_ids.len() != req.student_ids.len() {
@@ -169,7 +170,7 @@ pub async fn book(
         }
         other => other?,
     };
-    let tutor = tutor_for_booking(deps, &req.tutor_id).await?;
+    let tutor = tutor_for_booking(deps, req.tutor_id.as_str()).await?;
     let teaching = tutor.teaching(&subject.id).ok_or_else(|| {
         LessonError::Invalid(format!(
             "this tutor does not teach {} {}",
@@ -177,7 +178,7 @@ pub async fn book(
         ))
     })?;
     let template = match &req.template_id {
-        Some(id) => Some(match deps.store.template(id).await {
+        Some(id) => Some(match deps.store.template(id.as_str()).await {
             Err(StoreError::NotFound) => {
                 return Err(LessonError::Invalid("no such template".into()));
             }

@@ -5,6 +5,7 @@
 use chrono::Duration;
 use cms_actors::Role;
 use cms_domain::Refusal;
+use cms_domain::ids::StudentId;
 use cms_domain::lesson::{CellOwner, LessonKind, LessonStatus};
 use cms_protocol::calendar::{Change, Occurrence};
 use serde::{Deserialize, Serialize};
@@ -74,7 +75,7 @@ pub struct RescheduleResponse {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddStudentsRequest {
-    pub student_ids: Vec<String>,
+    pub student_ids: Vec<StudentId>,
 }
 
 fn check_reason(reason: &str) -> Result<(), LessonError> {
@@ -380,7 +381,7 @@ pub async fn add_students(
             "parents and admins add students".into(),
         ));
     }
-    let mut ids = req.student_ids.clone();
+    let mut ids: Vec<String> = req.student_ids.iter().map(ToString::to_string).collect();
     ids.sort();
     ids.dedup();
     if ids.is_empty() || ids.len() != req.student_ids.len() {

@@ -1,6 +1,6 @@
 //! Why a lesson workflow said no, whoever asked (a route, a timer, a
 //! webhook, an actor). The REST layer turns these into status codes in one
-//! place (`crate::error`).
+//! place (`crate::routes::error`).
 
 use cms_store::StoreError;
 

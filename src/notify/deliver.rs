@@ -29,7 +29,7 @@ use super::prefs::Prefs;
 use super::sms::Twilio;
 use super::text::{self, About, Reader};
 use crate::config::RemindersConfig;
-use crate::error::error_chain;
+use crate::telemetry::error_chain;
 use crate::scheduling::ical::{FeedEvent, render_method};
 use cms_store::notify::{Begun, DeliveryUpdate, JobRow};
 use cms_store::{Store, StoreError};

@@ -14,7 +14,12 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.store.ping().await {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready" })),
-        Err(e) => HttpResponse::ServiceUnavailable()
-            .json(json!({ "error": "unavailable", "message": e.to_string() })),
+        Err(e) => {
+            // The cause goes to the log; a probe needs only the verdict.
+            tracing::error!(error = %e, "readiness: the database did not answer");
+            HttpResponse::ServiceUnavailable().json(
+                json!({ "error": "unavailable", "message": "the database is not answering" }),
+            )
+        }
     }
 }

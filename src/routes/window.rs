@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::error::ApiError;
+use crate::routes::error::ApiError;
 use crate::state::AppState;
 use cms_domain::scheduling::time;
 

@@ -2,10 +2,11 @@
 //! state) and `POST /api/v1/notifications/read`.
 
 use actix_web::{HttpResponse, web};
+use actix_web::{get, post};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
 use crate::state::AppState;
 
 const MAX_LIMIT: usize = 200;
@@ -20,8 +21,9 @@ pub struct ListQuery {
     pub limit: Option<usize>,
 }
 
-#[utoipa::path(get, path = "/api/v1/notifications", params(ListQuery),
+#[utoipa::path(params(ListQuery),
     responses((status = 200, body = Vec<cms_store::notify::NotificationRow>)), security(("bearer" = [])))]
+#[get("/notifications")]
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -50,8 +52,9 @@ pub struct ReadResponse {
     pub marked: usize,
 }
 
-#[utoipa::path(post, path = "/api/v1/notifications/read", request_body = ReadRequest,
+#[utoipa::path(request_body = ReadRequest,
     responses((status = 200, body = ReadResponse)), security(("bearer" = [])))]
+#[post("/notifications/read")]
 pub async fn mark_read(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -1,10 +1,11 @@
 //! `POST /api/v1/auth/login`.
 
 use actix_web::{HttpResponse, web};
+use actix_web::{post};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::verify_password;
-use crate::error::ApiError;
+use crate::routes::error::ApiError;
 use crate::state::AppState;
 use cms_store::{StoreError, UserRow};
 
@@ -33,8 +34,9 @@ pub async fn issue_token(state: &AppState, user_id: &str) -> Result<String, ApiE
         .map_err(ApiError::internal)
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest,
-    responses((status = 200, body = AuthResponse), (status = 401, body = super::ErrorBody)))]
+#[utoipa::path(request_body = LoginRequest,
+    responses((status = 200, body = AuthResponse), (status = 401, body = crate::routes::ErrorBody)))]
+#[post("/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
     body: web::Json<LoginRequest>,

@@ -2,11 +2,12 @@
 //! `PUT /api/v1/tutor/availability`.
 
 use actix_web::{HttpResponse, web};
+use actix_web::{get, put};
 use cms_actors::Role;
 use serde::Deserialize;
 
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
 use crate::state::AppState;
 use cms_domain::scheduling::availability::{Override, OverrideKind, Window, check_range};
 use cms_domain::scheduling::time;
@@ -45,7 +46,8 @@ pub struct AvailabilityRequest {
     pub overrides: Vec<Override>,
 }
 
-#[utoipa::path(get, path = "/api/v1/tutor/profile", responses((status = 200, body = cms_store::TutorProfile)), security(("bearer" = [])))]
+#[utoipa::path(responses((status = 200, body = cms_store::TutorProfile)), security(("bearer" = [])))]
+#[get("/tutor/profile")]
 pub async fn get_profile(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -57,8 +59,9 @@ pub async fn get_profile(
     }
 }
 
-#[utoipa::path(put, path = "/api/v1/tutor/profile", request_body = ProfileRequest,
-    responses((status = 200, body = cms_store::TutorProfile), (status = 422, body = super::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(request_body = ProfileRequest,
+    responses((status = 200, body = cms_store::TutorProfile), (status = 422, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+#[put("/tutor/profile")]
 pub async fn put_profile(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -112,8 +115,9 @@ pub async fn put_profile(
     Ok(HttpResponse::Ok().json(profile))
 }
 
-#[utoipa::path(put, path = "/api/v1/tutor/availability", request_body = AvailabilityRequest,
-    responses((status = 200, body = cms_store::TutorProfile), (status = 422, body = super::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(request_body = AvailabilityRequest,
+    responses((status = 200, body = cms_store::TutorProfile), (status = 422, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+#[put("/tutor/availability")]
 pub async fn put_availability(
     state: web::Data<AppState>,
     user: AuthUser,

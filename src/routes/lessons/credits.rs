@@ -2,28 +2,31 @@
 //! `family_id`).
 
 use actix_web::{HttpResponse, web};
+use actix_web::{get};
 use cms_actors::Role;
+use cms_domain::ids::FamilyId;
 use serde::Deserialize;
 
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct CreditsQuery {
-    pub family_id: Option<String>,
+    pub family_id: Option<FamilyId>,
 }
 
-#[utoipa::path(get, path = "/api/v1/credits", params(CreditsQuery),
+#[utoipa::path(params(CreditsQuery),
     responses((status = 200, body = Vec<cms_store::CreditRow>)), security(("bearer" = [])))]
+#[get("/credits")]
 pub async fn list_credits(
     state: web::Data<AppState>,
     user: AuthUser,
     q: web::Query<CreditsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let family = match (user.role, &q.family_id) {
-        (Role::Admin, Some(f)) => f.clone(),
+        (Role::Admin, Some(f)) => f.to_string(),
         (Role::Admin, None) => return Err(ApiError::Invalid("family_id is required".into())),
         (_, Some(_)) => {
             return Err(ApiError::Forbidden(

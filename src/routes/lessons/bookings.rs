@@ -1,18 +1,20 @@
 //! `POST /api/v1/bookings`: see `lessons::book`.
 
 use actix_web::{HttpResponse, web};
+use actix_web::{post};
 
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
 use crate::lessons::book::{self, BookingRequest, BookingResponse};
 use crate::state::AppState;
 
 /// Books a lesson or a series for one to four students. 409 names what is
 /// in the way (`clashes`); with `skip_conflicts` the free occurrences are
 /// booked and the rest reported under `skipped`.
-#[utoipa::path(post, path = "/api/v1/bookings", request_body = BookingRequest,
-    responses((status = 201, body = BookingResponse), (status = 409, body = super::ErrorBody),
-              (status = 422, body = super::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(request_body = BookingRequest,
+    responses((status = 201, body = BookingResponse), (status = 409, body = crate::routes::ErrorBody),
+              (status = 422, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+#[post("/bookings")]
 pub async fn create_booking(
     state: web::Data<AppState>,
     user: AuthUser,

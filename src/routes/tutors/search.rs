@@ -3,14 +3,16 @@
 //! `GET /api/v1/tutors/{id}` and `GET /api/v1/tutors/{id}/slots`.
 
 use actix_web::{HttpResponse, web};
+use actix_web::{get};
 use chrono::{DateTime, Duration, Utc};
 use cms_actors::Role;
 use cms_domain::tutor::TutorStatus;
+use cms_domain::ids::UserId;
 use serde::{Deserialize, Serialize};
 
-use super::window::window;
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::routes::window::window;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
 use crate::lessons::book::check_duration;
 use crate::state::AppState;
 use cms_domain::scheduling::availability::{Held, SlotQuery, free_slots};
@@ -89,8 +91,9 @@ fn slots_for(
     Ok(free_slots(&avail, held, &q))
 }
 
-#[utoipa::path(get, path = "/api/v1/tutors", params(SearchQuery),
+#[utoipa::path(params(SearchQuery),
     responses((status = 200, body = Vec<TutorHit>)), security(("bearer" = [])))]
+#[get("/tutors")]
 pub async fn search(
     state: web::Data<AppState>,
     _user: AuthUser,
@@ -150,28 +153,30 @@ async fn visible_profile(
     Ok(t)
 }
 
-#[utoipa::path(get, path = "/api/v1/tutors/{id}", responses((status = 200, body = cms_store::TutorProfile)), security(("bearer" = [])))]
-pub async fn tutor(
+#[utoipa::path(params(("id" = UserId, Path, description = "the tutor's user id")), responses((status = 200, body = cms_store::TutorProfile)), security(("bearer" = [])))]
+#[get("/tutors/{id}")]
+pub async fn get_tutor(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<String>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(visible_profile(&state, &user, &id).await?))
+    Ok(HttpResponse::Ok().json(visible_profile(&state, &user, id.as_str()).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/tutors/{id}/slots", params(SlotsQuery),
+#[utoipa::path(params(("id" = UserId, Path, description = "the tutor's user id"), SlotsQuery),
     responses((status = 200, body = Slots)), security(("bearer" = [])))]
+#[get("/tutors/{id}/slots")]
 pub async fn slots(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<String>,
+    id: web::Path<UserId>,
     q: web::Query<SlotsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let (from, to) = window(&state, q.from.as_deref(), q.to.as_deref(), 14)?;
     let duration_min = q.duration_min.unwrap_or(60);
     let duration = check_duration(duration_min)?;
-    let t = visible_profile(&state, &user, &id).await?;
+    let t = visible_profile(&state, &user, id.as_str()).await?;
     let held: Vec<Held> = state
         .store
         .tutors_held(std::slice::from_ref(&t.id), from, to)

@@ -3,11 +3,13 @@
 //! `/api/v1/admin/`.
 
 use actix_web::{HttpResponse, web};
+use actix_web::{get, post, put};
 use cms_actors::Role;
+use cms_domain::ids::SubjectId;
 use serde::Deserialize;
 
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
 use crate::state::AppState;
 use cms_store::StoreError;
 
@@ -45,7 +47,8 @@ fn text(field: &str, v: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-#[utoipa::path(get, path = "/api/v1/subjects", responses((status = 200, body = Vec<cms_store::SubjectRow>)), security(("bearer" = [])))]
+#[utoipa::path(responses((status = 200, body = Vec<cms_store::SubjectRow>)), security(("bearer" = [])))]
+#[get("/subjects")]
 pub async fn list_subjects(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -54,8 +57,9 @@ pub async fn list_subjects(
     Ok(HttpResponse::Ok().json(state.store.subjects(all).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/admin/subjects", request_body = NewSubject,
-    responses((status = 201, body = cms_store::SubjectRow), (status = 409, body = super::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(request_body = NewSubject,
+    responses((status = 201, body = cms_store::SubjectRow), (status = 409, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+#[post("/admin/subjects")]
 pub async fn create_subject(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -79,20 +83,22 @@ pub async fn create_subject(
     Ok(HttpResponse::Created().json(row))
 }
 
-#[utoipa::path(put, path = "/api/v1/admin/subjects/{id}", request_body = SubjectUpdate,
+#[utoipa::path(params(("id" = SubjectId, Path, description = "the subject")), request_body = SubjectUpdate,
     responses((status = 200, body = cms_store::SubjectRow)), security(("bearer" = [])))]
+#[put("/admin/subjects/{id}")]
 pub async fn update_subject(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<String>,
+    id: web::Path<SubjectId>,
     body: web::Json<SubjectUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
-    let rows = state.store.set_subject_active(&id, body.active).await;
+    let rows = state.store.set_subject_active(id.as_str(), body.active).await;
     Ok(HttpResponse::Ok().json(rows?))
 }
 
-#[utoipa::path(get, path = "/api/v1/templates", responses((status = 200, body = Vec<cms_store::TemplateRow>)), security(("bearer" = [])))]
+#[utoipa::path(responses((status = 200, body = Vec<cms_store::TemplateRow>)), security(("bearer" = [])))]
+#[get("/templates")]
 pub async fn list_templates(
     state: web::Data<AppState>,
     _user: AuthUser,
@@ -100,8 +106,9 @@ pub async fn list_templates(
     Ok(HttpResponse::Ok().json(state.store.templates().await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/admin/templates", request_body = NewTemplate,
+#[utoipa::path(request_body = NewTemplate,
     responses((status = 201, body = cms_store::TemplateRow)), security(("bearer" = [])))]
+#[post("/admin/templates")]
 pub async fn create_template(
     state: web::Data<AppState>,
     user: AuthUser,

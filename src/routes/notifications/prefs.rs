@@ -1,14 +1,16 @@
 //! `GET/PUT /api/v1/me/notifications`: email and SMS on or off per kind.
 
 use actix_web::{HttpResponse, web};
+use actix_web::{get, put};
 
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
 use crate::notify::prefs::Prefs;
 use crate::state::AppState;
 
-#[utoipa::path(get, path = "/api/v1/me/notifications",
+#[utoipa::path(
     responses((status = 200, body = Prefs)), security(("bearer" = [])))]
+#[get("/me/notifications")]
 pub async fn get_prefs(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -18,9 +20,10 @@ pub async fn get_prefs(
 }
 
 /// The whole set is replaced: every channel and kind must be given.
-#[utoipa::path(put, path = "/api/v1/me/notifications", request_body = Prefs,
-    responses((status = 200, body = Prefs), (status = 422, body = super::ErrorBody)),
+#[utoipa::path(request_body = Prefs,
+    responses((status = 200, body = Prefs), (status = 422, body = crate::routes::ErrorBody)),
     security(("bearer" = [])))]
+#[put("/me/notifications")]
 pub async fn put_prefs(
     state: web::Data<AppState>,
     user: AuthUser,

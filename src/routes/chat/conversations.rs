@@ -1,11 +1,13 @@
 //! `POST /api/v1/conversations` and `GET /api/v1/conversations`.
 
 use actix_web::{HttpResponse, web};
+use actix_web::{get, post};
 use cms_actors::Role;
+use cms_domain::ids::{StudentId, UserId};
 use serde::Deserialize;
 
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
 use crate::state::AppState;
 use cms_store::StoreError;
 use cms_store::conversations::Scope;
@@ -13,24 +15,25 @@ use cms_store::conversations::Scope;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewConversation {
-    pub tutor_id: String,
+    pub tutor_id: UserId,
     /// The child the thread is about; the child's parents are always members.
-    pub student_id: Option<String>,
+    pub student_id: Option<StudentId>,
 }
 
 /// Opens (or returns) the thread between the caller's family and a tutor.
 /// Members are the family's parents and the tutor, so a tutor never shares a
 /// thread with a student without the student's parents.
-#[utoipa::path(post, path = "/api/v1/conversations", request_body = NewConversation,
+#[utoipa::path(request_body = NewConversation,
     responses((status = 201, body = cms_store::ConversationRow), (status = 200, body = cms_store::ConversationRow),
-              (status = 404, body = super::ErrorBody)), security(("bearer" = [])))]
+              (status = 404, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+#[post("/conversations")]
 pub async fn create_conversation(
     state: web::Data<AppState>,
     user: AuthUser,
     body: web::Json<NewConversation>,
 ) -> Result<HttpResponse, ApiError> {
     let family = user.parent_family()?;
-    let tutor = match state.store.user(&body.tutor_id).await {
+    let tutor = match state.store.user(body.tutor_id.as_str()).await {
         Ok(t) if t.role == Role::Tutor => t,
         Ok(_) | Err(StoreError::NotFound) => {
             return Err(ApiError::NotFound("no such tutor".into()));
@@ -38,7 +41,7 @@ pub async fn create_conversation(
         Err(e) => return Err(e.into()),
     };
     if let Some(sid) = &body.student_id {
-        match state.store.student(sid).await {
+        match state.store.student(sid.as_str()).await {
             Ok(s) if s.family_id == family => {}
             Ok(_) | Err(StoreError::NotFound) => {
                 return Err(ApiError::NotFound("no such student in your family".into()));
@@ -51,7 +54,7 @@ pub async fn create_conversation(
         .open_conversation(
             family,
             &tutor.id,
-            body.student_id.as_deref(),
+            body.student_id.as_ref().map(StudentId::as_str),
             state.clock.now(),
         )
         .await?;
@@ -62,8 +65,9 @@ pub async fn create_conversation(
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/conversations",
+#[utoipa::path(
     responses((status = 200, body = Vec<cms_store::ConversationSummary>)), security(("bearer" = [])))]
+#[get("/conversations")]
 pub async fn list_conversations(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -3,12 +3,14 @@
 //! anyone's (`tutor_id`, `family_id` to narrow).
 
 use actix_web::{HttpResponse, web};
+use actix_web::{get};
 use cms_actors::Role;
+use cms_domain::ids::{FamilyId, StudentId, UserId};
 use serde::Deserialize;
 
-use super::window::window;
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::routes::window::window;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
 use crate::state::AppState;
 use cms_store::lessons::CalendarScope;
 
@@ -17,15 +19,16 @@ use cms_store::lessons::CalendarScope;
 pub struct CalendarQuery {
     pub from: Option<String>,
     pub to: Option<String>,
-    pub student_id: Option<String>,
+    pub student_id: Option<StudentId>,
     /// Admins only.
-    pub tutor_id: Option<String>,
+    pub tutor_id: Option<UserId>,
     /// Admins only.
-    pub family_id: Option<String>,
+    pub family_id: Option<FamilyId>,
 }
 
-#[utoipa::path(get, path = "/api/v1/calendar", params(CalendarQuery),
+#[utoipa::path(params(CalendarQuery),
     responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
+#[get("/calendar")]
 pub async fn calendar(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -40,17 +43,17 @@ pub async fn calendar(
     let scope = match user.role {
         Role::Parent => CalendarScope::Family {
             family_id: user.parent_family()?,
-            student_id: q.student_id.as_deref(),
+            student_id: q.student_id.as_ref().map(StudentId::as_str),
         },
         Role::Tutor => CalendarScope::Tutor(&user.user_id),
         Role::Admin => CalendarScope::All {
-            tutor_id: q.tutor_id.as_deref(),
-            family_id: q.family_id.as_deref(),
+            tutor_id: q.tutor_id.as_ref().map(UserId::as_str),
+            family_id: q.family_id.as_ref().map(FamilyId::as_str),
         },
     };
     let mut lessons = state.store.calendar(scope, from, to).await?;
     if let (Some(s), Role::Tutor | Role::Admin) = (&q.student_id, user.role) {
-        lessons.retain(|o| o.students.iter().any(|x| &x.id == s));
+        lessons.retain(|o| o.students.iter().any(|x| x.id == s.as_str()));
     }
     Ok(HttpResponse::Ok().json(lessons))
 }

@@ -1,14 +1,16 @@
 //! `GET /api/v1/me` and `PATCH /api/v1/me` (name, phone, time zone).
 
 use actix_web::{HttpResponse, web};
+use actix_web::{get, patch};
 use serde::{Deserialize, Deserializer};
 
-use super::register::check_phone;
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::accounts::check_phone;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
 use crate::state::AppState;
 
-#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = cms_store::UserRow)), security(("bearer" = [])))]
+#[utoipa::path(responses((status = 200, body = cms_store::UserRow)), security(("bearer" = [])))]
+#[get("/me")]
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.store.user(&user.user_id).await?))
 }
@@ -29,9 +31,10 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[utoipa::path(patch, path = "/api/v1/me", request_body = ProfileUpdate,
-    responses((status = 200, body = cms_store::UserRow), (status = 422, body = super::ErrorBody)),
+#[utoipa::path(request_body = ProfileUpdate,
+    responses((status = 200, body = cms_store::UserRow), (status = 422, body = crate::routes::ErrorBody)),
     security(("bearer" = [])))]
+#[patch("/me")]
 pub async fn update_me(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -4,11 +4,13 @@
 //! checks the status).
 
 use actix_web::{HttpResponse, web};
+use actix_web::{get, put};
 use cms_actors::Role;
+use cms_domain::ids::UserId;
 use serde::Deserialize;
 
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
 use crate::state::AppState;
 use cms_domain::tutor::TutorStatus;
 use cms_store::StoreError;
@@ -47,8 +49,9 @@ pub struct StatusRequest {
     pub note: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/admin/tutors", params(ListQuery),
+#[utoipa::path(params(ListQuery),
     responses((status = 200, body = Vec<cms_store::TutorProfile>)), security(("bearer" = [])))]
+#[get("/admin/tutors")]
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -58,12 +61,13 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(state.store.tutor_profiles(q.status).await?))
 }
 
-#[utoipa::path(put, path = "/api/v1/admin/tutors/{id}/status", request_body = StatusRequest,
-    responses((status = 200, body = cms_store::TutorProfile), (status = 404, body = super::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(params(("id" = UserId, Path, description = "the tutor's user id")), request_body = StatusRequest,
+    responses((status = 200, body = cms_store::TutorProfile), (status = 404, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+#[put("/admin/tutors/{id}/status")]
 pub async fn set_status(
     state: web::Data<AppState>,
     user: AuthUser,
-    id: web::Path<String>,
+    id: web::Path<UserId>,
     body: web::Json<StatusRequest>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
@@ -73,7 +77,7 @@ pub async fn set_status(
     match state
         .store
         .set_tutor_status(
-            &id,
+            id.as_str(),
             body.status.into(),
             body.note.as_deref(),
             state.clock.now(),

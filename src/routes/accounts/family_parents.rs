@@ -2,11 +2,12 @@
 //! to their family; both then see the family's children and threads.
 
 use actix_web::{HttpResponse, web};
+use actix_web::{post};
 use serde::Deserialize;
 
 use super::register::{RegisterRequest, create_account};
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -19,8 +20,9 @@ pub struct NewParent {
     pub timezone: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/family/parents", request_body = NewParent,
-    responses((status = 201, body = cms_store::UserRow), (status = 409, body = super::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(request_body = NewParent,
+    responses((status = 201, body = cms_store::UserRow), (status = 409, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+#[post("/family/parents")]
 pub async fn add_parent(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -6,7 +6,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use cms_domain::notify::DeliveryStatus;
 
-use crate::error::ApiError;
+use crate::routes::error::ApiError;
 use crate::notify::sms::verify_signature;
 use crate::state::AppState;
 

@@ -1,4 +1,7 @@
-//! REST errors: every failure is JSON `{error, message}` with a stable code.
+//! REST errors: every failure is JSON `{error, message}` with a stable
+//! code. Errors of the layers below (use cases, store) are mapped here, in
+//! one place; their text goes to the log, never to the client, unless it is
+//! a message written for people (a refusal, a validation).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -6,6 +9,8 @@ use serde_json::json;
 
 use cms_store::StoreError;
 
+use crate::accounts::AccountError;
+use crate::auth::PasswordError;
 use crate::lessons::LessonError;
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +117,23 @@ impl From<LessonError> for ApiError {
     }
 }
 
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Invalid(m) => Self::Invalid(m),
+            AccountError::EmailTaken => Self::Conflict(e.to_string()),
+            AccountError::Password(e) => Self::internal(e),
+            AccountError::Store(e) => (*e).into(),
+        }
+    }
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(e: PasswordError) -> Self {
+        Self::internal(e)
+    }
+}
+
 /// Maps actix's JSON body errors: bad syntax is 400, a well-formed body of
 /// the wrong shape (unknown field, wrong type) is 422.
 pub fn json_error(
@@ -135,21 +157,12 @@ pub fn query_error(
     ApiError::Invalid(err.to_string()).into()
 }
 
+/// A path id that could not be a record key names nothing: 404, before
+/// any query runs.
 pub fn path_error(
     err: actix_web::error::PathError,
     _req: &actix_web::HttpRequest,
 ) -> actix_web::Error {
-    ApiError::NotFound(err.to_string()).into()
-}
-
-/// "outer: inner: innermost", so the cause is never lost in a log line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
+    tracing::debug!(error = %err, "refused a path parameter");
+    ApiError::NotFound("no such resource: that is not an id".into()).into()
 }

@@ -1,13 +1,15 @@
 //! `POST /api/v1/auth/logout`: revokes the token and closes its sockets.
 
 use actix_web::{HttpResponse, web};
+use actix_web::{post};
 use cms_actors::registry::CloseSession;
 
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
 use crate::state::AppState;
 
-#[utoipa::path(post, path = "/api/v1/auth/logout", responses((status = 204), (status = 401, body = super::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(responses((status = 204), (status = 401, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+#[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     // Revoke first: a socket opened after this point is refused at upgrade.
     state

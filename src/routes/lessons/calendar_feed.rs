@@ -3,12 +3,13 @@
 //! `GET /api/v1/me/calendar-feed` / `POST …/rotate` to get or replace it.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{get, post};
 use chrono::Duration;
 use cms_actors::Role;
 use serde::Serialize;
 
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
 use crate::scheduling::ical::{FeedEvent, render};
 use crate::state::AppState;
 use cms_store::StoreError;
@@ -35,7 +36,8 @@ fn link(req: &HttpRequest, token: &str) -> FeedLink {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/me/calendar-feed", responses((status = 200, body = FeedLink)), security(("bearer" = [])))]
+#[utoipa::path(responses((status = 200, body = FeedLink)), security(("bearer" = [])))]
+#[get("/me/calendar-feed")]
 pub async fn get_feed(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -49,7 +51,8 @@ pub async fn get_feed(
 }
 
 /// A new secret URL; the old one stops working at once.
-#[utoipa::path(post, path = "/api/v1/me/calendar-feed/rotate", responses((status = 200, body = FeedLink)), security(("bearer" = [])))]
+#[utoipa::path(responses((status = 200, body = FeedLink)), security(("bearer" = [])))]
+#[post("/me/calendar-feed/rotate")]
 pub async fn rotate_feed(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -1,10 +1,11 @@
 //! `POST /api/v1/students` and `GET /api/v1/students`: a family's children.
 
 use actix_web::{HttpResponse, web};
+use actix_web::{get, post};
 use serde::Deserialize;
 
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -15,8 +16,9 @@ pub struct NewStudent {
     pub level: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/students", request_body = NewStudent,
-    responses((status = 201, body = cms_store::StudentRow), (status = 403, body = super::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(request_body = NewStudent,
+    responses((status = 201, body = cms_store::StudentRow), (status = 403, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+#[post("/students")]
 pub async fn create_student(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -39,7 +41,8 @@ pub async fn create_student(
     Ok(HttpResponse::Created().json(student))
 }
 
-#[utoipa::path(get, path = "/api/v1/students", responses((status = 200, body = Vec<cms_store::StudentRow>)), security(("bearer" = [])))]
+#[utoipa::path(responses((status = 200, body = Vec<cms_store::StudentRow>)), security(("bearer" = [])))]
+#[get("/students")]
 pub async fn list_students(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -7,7 +7,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use cms_actors::{Identity, Role};
 use cms_domain::Caller;
 
-use crate::error::ApiError;
+use crate::routes::error::ApiError;
 use crate::state::AppState;
 
 /// A caller with the login session their token names. Derefs to the

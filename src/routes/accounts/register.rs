@@ -1,0 +1,76 @@
+//! `POST /api/v1/auth/register`.
+
+use actix_web::{HttpResponse, web};
+use actix_web::{post};
+use serde::Deserialize;
+
+use super::login::issue_token;
+use crate::accounts::{self, NewAccount};
+use crate::routes::error::ApiError;
+use crate::state::AppState;
+use cms_domain::Role;
+use cms_store::UserRow;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    /// 8 to 1024 characters.
+    pub password: String,
+    pub name: String,
+    /// Admins are made on the command line.
+    pub role: SignUpRole,
+    /// A valid number, stored in E.164: +447700900123 or, for the UK,
+    /// 07700 900123.
+    pub phone: Option<String>,
+    /// IANA zone; Europe/London when absent.
+    pub timezone: Option<String>,
+}
+
+/// The roles anyone may sign up as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SignUpRole {
+    Parent,
+    Tutor,
+}
+
+impl From<SignUpRole> for Role {
+    fn from(r: SignUpRole) -> Self {
+        match r {
+            SignUpRole::Parent => Role::Parent,
+            SignUpRole::Tutor => Role::Tutor,
+        }
+    }
+}
+
+#[utoipa::path(request_body = RegisterRequest,
+    responses((status = 201, body = super::login::AuthResponse), (status = 409, body = crate::routes::ErrorBody), (status = 422, body = crate::routes::ErrorBody)))]
+#[post("/auth/register")]
+pub async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let req = body.into_inner();
+    let user = create_account(&state, &req, None).await?;
+    let token = issue_token(&state, &user.id).await?;
+    Ok(HttpResponse::Created().json(super::login::AuthResponse { token, user }))
+}
+
+/// Stores the account a request describes; `family_id` adds a parent to
+/// a family.
+pub async fn create_account(
+    state: &AppState,
+    req: &RegisterRequest,
+    family_id: Option<&str>,
+) -> Result<UserRow, ApiError> {
+    let new = NewAccount {
+        email: &req.email,
+        password: &req.password,
+        name: &req.name,
+        role: req.role.into(),
+        phone: req.phone.as_deref(),
+        timezone: req.timezone.as_deref(),
+    };
+    Ok(accounts::create(&state.store, new, family_id, state.clock.now()).await?)
+}

@@ -1,0 +1,25 @@
+//! `GET /api/v1/conversations/{id}/audit` (admins): every edit and delete
+//! with the text the message had before.
+
+use actix_web::{HttpResponse, web};
+use actix_web::{get};
+use cms_actors::Role;
+
+use cms_domain::ids::ConversationId;
+use crate::routes::extract::AuthUser;
+use crate::routes::error::ApiError;
+use crate::state::AppState;
+
+#[utoipa::path(params(("id" = ConversationId, Path, description = "the conversation")),
+    responses((status = 200, body = Vec<cms_store::RevisionRow>), (status = 403, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+#[get("/conversations/{id}/audit")]
+pub async fn conversation_audit(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<ConversationId>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Admin)?;
+    let id = path.into_inner();
+    state.store.conversation_row(id.as_str()).await?;
+    Ok(HttpResponse::Ok().json(state.store.revisions(id.as_str()).await?))
+}
