@@ -3,8 +3,8 @@
 use clap::Parser;
 use cms_server::cli::{AdminCommand, Cli, Command};
 use cms_server::config::Config;
-use cms_server::telemetry::error_chain;
 use cms_server::startup::Application;
+use cms_server::telemetry::error_chain;
 use cms_server::{admin, seed, telemetry};
 
 #[actix_web::main]

@@ -10,11 +10,11 @@ use std::time::Duration;
 use actix::{Actor, Addr};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
-use utoipa_actix_web::AppExt;
 use cms_actors::rate_limit::RateLimit;
 use cms_actors::registry::CloseAll;
 use cms_actors::socket::SocketConfig;
 use cms_actors::{Broker, Clock, LocalBroker, Registry, SystemClock};
+use utoipa_actix_web::AppExt;
 
 use crate::auth::TokenKeys;
 use crate::config::Config;

@@ -161,7 +161,11 @@ fn statuses_kinds_roles_and_refusals_are_never_compared_as_text() {
     }
     let mut found = Vec::new();
     for f in files {
-        let rel = f.strip_prefix(root()).unwrap().to_string_lossy().into_owned();
+        let rel = f
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         // Where the words are declared, once.
         if rel.starts_with("domain/src/") && !rel.starts_with("domain/src/scheduling") {
             continue;

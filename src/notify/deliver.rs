@@ -29,8 +29,8 @@ use super::prefs::Prefs;
 use super::sms::Twilio;
 use super::text::{self, About, Reader};
 use crate::config::RemindersConfig;
-use crate::telemetry::error_chain;
 use crate::scheduling::ical::{FeedEvent, render_method};
+use crate::telemetry::error_chain;
 use cms_store::notify::{Begun, DeliveryUpdate, JobRow};
 use cms_store::{Store, StoreError};
 

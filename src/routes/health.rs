@@ -17,9 +17,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Err(e) => {
             // The cause goes to the log; a probe needs only the verdict.
             tracing::error!(error = %e, "readiness: the database did not answer");
-            HttpResponse::ServiceUnavailable().json(
-                json!({ "error": "unavailable", "message": "the database is not answering" }),
-            )
+            HttpResponse::ServiceUnavailable()
+                .json(json!({ "error": "unavailable", "message": "the database is not answering" }))
         }
     }
 }

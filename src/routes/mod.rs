@@ -54,7 +54,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         notifications::twilio::STATUS_PATH,
         web::post().to(notifications::twilio::status_callback),
     )
-    .route("/api/v1/openapi.json", web::get().to(openapi::serve_document))
+    .route(
+        "/api/v1/openapi.json",
+        web::get().to(openapi::serve_document),
+    )
     .service(
         scope::scope("/api/v1")
             .configure(accounts::routes)

@@ -1,13 +1,13 @@
 //! `POST /api/v1/family/parents`: a parent adds a second parent (or carer)
 //! to their family; both then see the family's children and threads.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
-use actix_web::{post};
 use serde::Deserialize;
 
 use super::register::{RegisterRequest, create_account};
-use crate::routes::extract::AuthUser;
 use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

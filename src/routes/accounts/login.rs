@@ -1,7 +1,7 @@
 //! `POST /api/v1/auth/login`.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
-use actix_web::{post};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::verify_password;

@@ -1,11 +1,11 @@
 //! `POST /api/v1/auth/logout`: revokes the token and closes its sockets.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
-use actix_web::{post};
 use cms_actors::registry::CloseSession;
 
-use crate::routes::extract::AuthUser;
 use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
 #[utoipa::path(responses((status = 204), (status = 401, body = crate::routes::ErrorBody)), security(("bearer" = [])))]

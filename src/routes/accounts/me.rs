@@ -5,8 +5,8 @@ use actix_web::{get, patch};
 use serde::{Deserialize, Deserializer};
 
 use crate::accounts::check_phone;
-use crate::routes::extract::AuthUser;
 use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
 #[utoipa::path(responses((status = 200, body = cms_store::UserRow)), security(("bearer" = [])))]

@@ -1,7 +1,7 @@
 //! `POST /api/v1/auth/register`.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
-use actix_web::{post};
 use serde::Deserialize;
 
 use super::login::issue_token;

@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, web};
 use actix_web::{get, post};
 use serde::Deserialize;
 
-use crate::routes::extract::AuthUser;
 use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -1,14 +1,14 @@
 //! `GET /api/v1/conversations/{id}/audit` (admins): every edit and delete
 //! with the text the message had before.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
-use actix_web::{get};
 use cms_actors::Role;
 
-use cms_domain::ids::ConversationId;
-use crate::routes::extract::AuthUser;
 use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
+use cms_domain::ids::ConversationId;
 
 #[utoipa::path(params(("id" = ConversationId, Path, description = "the conversation")),
     responses((status = 200, body = Vec<cms_store::RevisionRow>), (status = 403, body = crate::routes::ErrorBody)), security(("bearer" = [])))]

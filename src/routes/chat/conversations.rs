@@ -6,8 +6,8 @@ use cms_actors::Role;
 use cms_domain::ids::{StudentId, UserId};
 use serde::Deserialize;
 
-use crate::routes::extract::AuthUser;
 use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 use cms_store::StoreError;
 use cms_store::conversations::Scope;

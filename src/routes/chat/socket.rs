@@ -11,8 +11,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use serde_json::json;
 
-use crate::routes::extract::authenticate;
 use crate::routes::error::ApiError;
+use crate::routes::extract::authenticate;
 use crate::state::AppState;
 
 const BEARER_PREFIX: &str = "base64url.bearer.phx.";

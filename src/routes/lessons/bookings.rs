@@ -1,11 +1,11 @@
 //! `POST /api/v1/bookings`: see `lessons::book`.
 
+use actix_web::post;
 use actix_web::{HttpResponse, web};
-use actix_web::{post};
 
-use crate::routes::extract::AuthUser;
-use crate::routes::error::ApiError;
 use crate::lessons::book::{self, BookingRequest, BookingResponse};
+use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
 /// Books a lesson or a series for one to four students. 409 names what is

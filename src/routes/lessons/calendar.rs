@@ -2,15 +2,15 @@
 //! children's lessons (or one child's), a tutor their own, an admin
 //! anyone's (`tutor_id`, `family_id` to narrow).
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
-use actix_web::{get};
 use cms_actors::Role;
 use cms_domain::ids::{FamilyId, StudentId, UserId};
 use serde::Deserialize;
 
-use crate::routes::window::window;
-use crate::routes::extract::AuthUser;
 use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
+use crate::routes::window::window;
 use crate::state::AppState;
 use cms_store::lessons::CalendarScope;
 

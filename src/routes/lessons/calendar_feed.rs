@@ -8,8 +8,8 @@ use chrono::Duration;
 use cms_actors::Role;
 use serde::Serialize;
 
-use crate::routes::extract::AuthUser;
 use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::scheduling::ical::{FeedEvent, render};
 use crate::state::AppState;
 use cms_store::StoreError;

@@ -1,14 +1,14 @@
 //! `GET /api/v1/credits`: the family's makeup credits (admins pass
 //! `family_id`).
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
-use actix_web::{get};
 use cms_actors::Role;
 use cms_domain::ids::FamilyId;
 use serde::Deserialize;
 
-use crate::routes::extract::AuthUser;
 use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

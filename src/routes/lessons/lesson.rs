@@ -4,14 +4,14 @@
 use actix_web::{HttpResponse, web};
 use actix_web::{get, post};
 
-use cms_domain::ids::LessonId;
-use crate::routes::extract::AuthUser;
-use crate::routes::error::ApiError;
 use crate::lessons::change::{
     self, AddStudentsRequest, CancelRequest, CancelResponse, RescheduleRequest, RescheduleResponse,
 };
 use crate::lessons::{may_see_occurrence, not_found};
+use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
+use cms_domain::ids::LessonId;
 use cms_store::StoreError;
 
 #[utoipa::path(params(("id" = LessonId, Path, description = "the lesson")), responses((status = 200, body = Object)), security(("bearer" = [])))]
@@ -56,7 +56,8 @@ pub async fn reschedule(
     id: web::Path<LessonId>,
     body: web::Json<RescheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(change::reschedule(&state.lessons, &user, id.as_str(), &body).await?))
+    Ok(HttpResponse::Ok()
+        .json(change::reschedule(&state.lessons, &user, id.as_str(), &body).await?))
 }
 
 /// Adds students to a group lesson (at most four in all).
@@ -69,5 +70,6 @@ pub async fn add_students(
     id: web::Path<LessonId>,
     body: web::Json<AddStudentsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(change::add_students(&state.lessons, &user, id.as_str(), &body).await?))
+    Ok(HttpResponse::Ok()
+        .json(change::add_students(&state.lessons, &user, id.as_str(), &body).await?))
 }

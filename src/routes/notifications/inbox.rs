@@ -5,8 +5,8 @@ use actix_web::{HttpResponse, web};
 use actix_web::{get, post};
 use serde::{Deserialize, Serialize};
 
-use crate::routes::extract::AuthUser;
 use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
 const MAX_LIMIT: usize = 200;

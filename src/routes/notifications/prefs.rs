@@ -3,9 +3,9 @@
 use actix_web::{HttpResponse, web};
 use actix_web::{get, put};
 
-use crate::routes::extract::AuthUser;
-use crate::routes::error::ApiError;
 use crate::notify::prefs::Prefs;
+use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 
 #[utoipa::path(

@@ -6,8 +6,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use cms_domain::notify::DeliveryStatus;
 
-use crate::routes::error::ApiError;
 use crate::notify::sms::verify_signature;
+use crate::routes::error::ApiError;
 use crate::state::AppState;
 
 pub const SMS_PATH: &str = "/webhooks/twilio/sms";

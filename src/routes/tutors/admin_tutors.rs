@@ -9,8 +9,8 @@ use cms_actors::Role;
 use cms_domain::ids::UserId;
 use serde::Deserialize;
 
-use crate::routes::extract::AuthUser;
 use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 use cms_domain::tutor::TutorStatus;
 use cms_store::StoreError;

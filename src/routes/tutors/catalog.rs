@@ -8,8 +8,8 @@ use cms_actors::Role;
 use cms_domain::ids::SubjectId;
 use serde::Deserialize;
 
-use crate::routes::extract::AuthUser;
 use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 use cms_store::StoreError;
 
@@ -93,7 +93,10 @@ pub async fn update_subject(
     body: web::Json<SubjectUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
-    let rows = state.store.set_subject_active(id.as_str(), body.active).await;
+    let rows = state
+        .store
+        .set_subject_active(id.as_str(), body.active)
+        .await;
     Ok(HttpResponse::Ok().json(rows?))
 }
 

@@ -3,8 +3,8 @@
 
 pub mod admin_tutors;
 pub mod catalog;
-pub mod tutor_profile;
 pub mod search;
+pub mod tutor_profile;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 

@@ -2,18 +2,18 @@
 //! tutors teaching a subject-level with their next free slots),
 //! `GET /api/v1/tutors/{id}` and `GET /api/v1/tutors/{id}/slots`.
 
+use actix_web::get;
 use actix_web::{HttpResponse, web};
-use actix_web::{get};
 use chrono::{DateTime, Duration, Utc};
 use cms_actors::Role;
-use cms_domain::tutor::TutorStatus;
 use cms_domain::ids::UserId;
+use cms_domain::tutor::TutorStatus;
 use serde::{Deserialize, Serialize};
 
-use crate::routes::window::window;
-use crate::routes::extract::AuthUser;
-use crate::routes::error::ApiError;
 use crate::lessons::book::check_duration;
+use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
+use crate::routes::window::window;
 use crate::state::AppState;
 use cms_domain::scheduling::availability::{Held, SlotQuery, free_slots};
 use cms_store::{StoreError, TutorProfile};

@@ -6,8 +6,8 @@ use actix_web::{get, put};
 use cms_actors::Role;
 use serde::Deserialize;
 
-use crate::routes::extract::AuthUser;
 use crate::routes::error::ApiError;
+use crate::routes::extract::AuthUser;
 use crate::state::AppState;
 use cms_domain::scheduling::availability::{Override, OverrideKind, Window, check_range};
 use cms_domain::scheduling::time;
