@@ -6,8 +6,6 @@
 //! `socket.client_timeout_secs`) or `CMS_<KEY>` for top-level keys
 //! (`CMS_LISTEN`).
 
-use std::time::Duration;
-
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -315,10 +313,6 @@ impl Config {
             config.log.json = true;
         }
         Ok(config)
-    }
-
-    pub fn shutdown_timeout(&self) -> Duration {
-        Duration::from_secs(self.shutdown_timeout_secs)
     }
 }
 

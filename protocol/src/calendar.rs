@@ -9,12 +9,14 @@ use cms_domain::lesson::{LessonKind, LessonStatus};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Person {
     pub id: String,
     pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StudentRef {
     pub id: String,
     pub name: String,
@@ -23,6 +25,7 @@ pub struct StudentRef {
 
 /// A cancellation of the lesson or of some students' seats in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cancellation {
     pub student_ids: Vec<String>,
     pub by_role: Role,
@@ -37,6 +40,7 @@ pub struct Cancellation {
 /// One lesson occurrence. Instants are UTC (RFC 3339); `local_start` is the
 /// wall clock in `timezone`, which is what a series keeps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Occurrence {
     pub id: String,
     #[serde(default)]
@@ -52,6 +56,8 @@ pub struct Occurrence {
     pub level: String,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+    /// IANA zone, e.g. Europe/London.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub timezone: Tz,
     pub local_start: String,
     pub duration_min: u32,
@@ -87,4 +93,46 @@ pub enum Change {
 pub struct CalendarChanged {
     pub occurrence: Occurrence,
     pub change: Change,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn occurrence(start: &str, zone: &str) -> serde_json::Value {
+        serde_json::json!({
+            "id": "l1", "status": "booked", "kind": "one_to_one",
+            "tutor": { "id": "t1", "name": "T" }, "students": [],
+            "subject": "Maths", "level": "GCSE",
+            "start": start, "end": "2027-03-10T17:00:00Z",
+            "timezone": zone, "local_start": "2027-03-10T16:00",
+            "duration_min": 60, "price_pence": 4000, "version": 1
+        })
+    }
+
+    /// A stored time or zone that does not parse is an error where it is
+    /// read, never a silent 1970, "now" or UTC further on.
+    #[test]
+    fn bad_instants_and_zones_do_not_decode() {
+        let ok: Occurrence =
+            serde_json::from_value(occurrence("2027-03-10T16:00:00Z", "Europe/London")).unwrap();
+        assert_eq!(ok.timezone, chrono_tz::Europe::London);
+        assert_eq!(ok.status, LessonStatus::Booked);
+        assert_eq!(
+            serde_json::to_value(&ok).unwrap()["start"],
+            "2027-03-10T16:00:00Z",
+            "the wire text is unchanged"
+        );
+        for (start, zone) in [
+            ("not a time", "Europe/London"),
+            ("", "Europe/London"),
+            ("2027-03-10T16:00:00Z", "Mars/Olympus"),
+            ("2027-03-10T16:00:00Z", ""),
+        ] {
+            assert!(
+                serde_json::from_value::<Occurrence>(occurrence(start, zone)).is_err(),
+                "{start:?} in {zone:?} decoded"
+            );
+        }
+    }
 }

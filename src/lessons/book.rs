@@ -66,7 +66,6 @@ pub struct BookingRequest {
 pub struct BookingResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub series_id: Option<String>,
-    #[schema(value_type = Vec<Object>)]
     pub occurrences: Vec<Occurrence>,
     /// Occurrences left out by `skip_conflicts`, with what was in the way.
     pub skipped: Vec<Clash>,

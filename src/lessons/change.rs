@@ -43,7 +43,6 @@ pub struct CancelRequest {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CancelResponse {
-    #[schema(value_type = Vec<Object>)]
     pub occurrences: Vec<Occurrence>,
     /// Makeup credits issued to families.
     pub credits_issued: usize,
@@ -66,9 +65,7 @@ pub struct RescheduleRequest {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RescheduleResponse {
     /// The original, now `rescheduled`.
-    #[schema(value_type = Object)]
     pub previous: Occurrence,
-    #[schema(value_type = Object)]
     pub occurrence: Occurrence,
 }
 

@@ -529,19 +529,8 @@ impl Notifier {
 }
 
 impl Notifier {
-    fn push_notification(&self, user: &str, n: cms_store::notify::NotificationRow) {
-        let payload = Notification {
-            id: n.id,
-            kind: n.kind,
-            text: n.text,
-            occurrence_id: n.occurrence_id,
-            created_at: n.created_at,
-            read: n.read,
-        };
-        self.broker.publish(Push::new(
-            Topic::User(user.into()),
-            event::NOTIFICATION,
-            &payload,
-        ));
+    fn push_notification(&self, user: &str, n: Notification) {
+        self.broker
+            .publish(Push::new(Topic::User(user.into()), event::NOTIFICATION, &n));
     }
 }

@@ -323,7 +323,8 @@ impl Store {
 
     pub async fn occurrences(&self, ids: &[String]) -> Result<Vec<Occurrence>, StoreError> {
         let sql = format!(
-            "SELECT {OCCURRENCE_FIELDS} FROM array::map($ids, |$i| type::record('lesson', $i))
+            "SELECT {OCCURRENCE_FIELDS} FROM array::filter(
+                 array::map($ids, |$i| type::record('lesson', $i)), |$r| record::exists($r))
              ORDER BY start"
         );
         self.rows(&sql, json!({ "ids": ids }), 0).await

@@ -317,4 +317,41 @@ mod tests {
         assert_eq!(engine_url("surrealkv://d?sync=5s"), "surrealkv://d?sync=5s");
         assert_eq!(engine_url("mem://"), "mem://");
     }
+
+    /// A rule's refusal comes back typed; a code the store never writes is
+    /// a fault to log and answer 503, not a refusal to show as a 409.
+    #[tokio::test]
+    async fn thrown_codes_are_read_into_refusals_and_strangers_are_faults() {
+        let store = crate::users::tests::mem_store().await;
+        let err = |sql: &'static str| {
+            let store = store.clone();
+            async move { store.execute(sql, serde_json::json!({}), 0).await }
+        };
+        assert!(matches!(
+            err("THROW 'stale: the lesson changed meanwhile'").await,
+            Err(StoreError::Refused(Refusal::StaleVersion))
+        ));
+        assert!(matches!(
+            err("THROW 'no_credit: none left'").await,
+            Err(StoreError::Refused(Refusal::NoCredit))
+        ));
+        assert!(matches!(
+            err("THROW 'conflict: something else'").await,
+            Err(StoreError::Refused(Refusal::Other(m))) if m == "something else"
+        ));
+        assert!(matches!(
+            err("THROW 'bogus: not a code of ours'").await,
+            Err(StoreError::Database(_))
+        ));
+        assert!(matches!(
+            err("THROW 'no code at all'").await,
+            Err(StoreError::Database(_))
+        ));
+        // A unique record id taken twice is a duplicate, by its kind.
+        assert!(err("CREATE setting:x SET value = '1'").await.is_ok());
+        assert!(matches!(
+            err("CREATE setting:x SET value = '2'").await,
+            Err(StoreError::Duplicate(_))
+        ));
+    }
 }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use cms_domain::notify::{Channel, DeliveryStatus, JobKind, JobStatus};
 use cms_domain::{Refusal, Role};
+use cms_protocol::notify::Notification;
 
 use super::{Store, StoreError, ts};
 
@@ -106,17 +107,6 @@ pub struct DeliveryUpdate<'a> {
     pub provider_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'a str>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NotificationRow {
-    pub id: String,
-    pub kind: String,
-    pub text: String,
-    #[serde(default)]
-    pub occurrence_id: Option<String>,
-    pub created_at: String,
-    pub read: bool,
 }
 
 const NOTIFICATION_FIELDS: &str = "record::id(id) AS id, kind, text, \
@@ -345,7 +335,7 @@ impl Store {
         text: &str,
         occurrence: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<NotificationRow>, StoreError> {
+    ) -> Result<Option<Notification>, StoreError> {
         let sql = format!(
             "BEGIN TRANSACTION;
             IF (SELECT VALUE status FROM ONLY type::record('notify_job', $job)) != 'pending' {{
@@ -367,7 +357,7 @@ impl Store {
             "job": job, "did": delivery_id(job, Channel::InApp, user), "user": user, "id": id,
             "kind": kind, "text": text, "occ": occurrence, "now": ts(now),
         });
-        match self.rows::<NotificationRow>(&sql, vars, 3).await {
+        match self.rows::<Notification>(&sql, vars, 3).await {
             Ok(rows) => Ok(rows.into_iter().next()),
             Err(StoreError::Duplicate(_)) => Ok(None),
             Err(StoreError::Refused(Refusal::JobGone)) => Ok(None),
@@ -381,7 +371,7 @@ impl Store {
         user: &str,
         unread_only: bool,
         limit: usize,
-    ) -> Result<Vec<NotificationRow>, StoreError> {
+    ) -> Result<Vec<Notification>, StoreError> {
         let sql = format!(
             "SELECT {NOTIFICATION_FIELDS}, created_at AS at FROM notification
              WHERE user = type::record('user', $user) AND ($all OR read_at = NONE)

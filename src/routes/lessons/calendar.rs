@@ -27,7 +27,7 @@ pub struct CalendarQuery {
 }
 
 #[utoipa::path(params(CalendarQuery),
-    responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<cms_protocol::calendar::Occurrence>)), security(("bearer" = [])))]
 #[get("/calendar")]
 pub async fn calendar(
     state: web::Data<AppState>,

@@ -14,7 +14,7 @@ use crate::state::AppState;
 use cms_domain::ids::LessonId;
 use cms_store::StoreError;
 
-#[utoipa::path(params(("id" = LessonId, Path, description = "the lesson")), responses((status = 200, body = Object)), security(("bearer" = [])))]
+#[utoipa::path(params(("id" = LessonId, Path, description = "the lesson")), responses((status = 200, body = cms_protocol::calendar::Occurrence)), security(("bearer" = [])))]
 #[get("/lessons/{id}")]
 pub async fn get_lesson(
     state: web::Data<AppState>,
@@ -62,7 +62,7 @@ pub async fn reschedule(
 
 /// Adds students to a group lesson (at most four in all).
 #[utoipa::path(params(("id" = LessonId, Path, description = "the lesson")), request_body = AddStudentsRequest,
-    responses((status = 200, body = Object), (status = 409, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = cms_protocol::calendar::Occurrence), (status = 409, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
 #[post("/lessons/{id}/students")]
 pub async fn add_students(
     state: web::Data<AppState>,

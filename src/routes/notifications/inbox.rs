@@ -22,7 +22,7 @@ pub struct ListQuery {
 }
 
 #[utoipa::path(params(ListQuery),
-    responses((status = 200, body = Vec<cms_store::notify::NotificationRow>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<cms_protocol::notify::Notification>)), security(("bearer" = [])))]
 #[get("/notifications")]
 pub async fn list(
     state: web::Data<AppState>,

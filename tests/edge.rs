@@ -1,0 +1,135 @@
+//! The edge: an id that could not be a record key never reaches a query,
+//! and no database or library text reaches a client.
+//!
+//! The walk takes its routes from the served OpenAPI document, so a route
+//! added later with an `{id}` is walked too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+/// Ids that cannot be record keys, as they appear in a URL path.
+const BAD_PATH_IDS: &[&str] = &["%20", "a:b", "%E2%9F%A8x%E2%9F%A9", "..%2Fx", "a%00b"];
+
+/// Words that only a database or a library would write.
+const LEAKS: &[&str] = &[
+    "surreal",
+    "array::",
+    "record::",
+    "type::",
+    "Parse error",
+    "SELECT",
+    "thread",
+    "serde",
+];
+
+fn assert_own_message(what: &str, body: &Value) {
+    let message = body["message"].as_str().unwrap_or_else(|| {
+        panic!("{what}: no {{error, message}} body: {body}");
+    });
+    assert!(body["error"].is_string(), "{what}: {body}");
+    for leak in LEAKS {
+        assert!(
+            !message.to_lowercase().contains(&leak.to_lowercase()),
+            "{what}: the message leaks {leak:?}: {message}"
+        );
+    }
+}
+
+/// Every path with an `{id}`, every method on it.
+async fn id_routes(app: &TestApp) -> Vec<(String, String)> {
+    let (status, doc) = app.get("/api/v1/openapi.json", None).await;
+    assert_eq!(status, 200);
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.contains("{id}") {
+            continue;
+        }
+        for method in ["get", "post", "put", "patch"] {
+            if item.get(method).is_some() {
+                out.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[actix_web::test]
+async fn malformed_path_ids_are_404s_with_the_servers_own_message_on_every_route() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let parent = app.register("parent", "Pat").await;
+    let routes = id_routes(&app).await;
+    assert!(
+        routes.len() >= 8,
+        "the document lists the id routes: {routes:?}"
+    );
+    for token in [&admin.token, &parent.token] {
+        for (method, path) in &routes {
+            for bad in BAD_PATH_IDS {
+                let url = path.replace("{id}", bad);
+                let body = (method != "GET").then(|| json!({}));
+                let (status, res) = app.request(method, &url, Some(token), body).await;
+                let what = format!("{method} {url}");
+                assert_eq!(status, 404, "{what}: {res}");
+                assert_own_message(&what, &res);
+            }
+        }
+    }
+}
+
+#[actix_web::test]
+async fn well_formed_ids_of_nothing_are_404s_without_leaks() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    for (method, path) in id_routes(&app).await {
+        let url = path.replace("{id}", "nothing_here_0");
+        let body = (method != "GET").then(|| json!({}));
+        let (status, res) = app.request(&method, &url, Some(&admin.token), body).await;
+        let what = format!("{method} {url}");
+        // A body that does not fit may be refused first (422); either way
+        // it is the server's own words.
+        assert!(matches!(status, 404 | 422), "{what}: {status} {res}");
+        assert_own_message(&what, &res);
+    }
+}
+
+#[actix_web::test]
+async fn empty_and_malformed_ids_in_bodies_and_queries_are_422s() {
+    let app = spawn_app().await;
+    let parent = app.register("parent", "Pat").await;
+    let admin = admin(&app).await;
+    for tutor_id in ["", " ", "a:b", "⟨x⟩"] {
+        let (status, res) = app
+            .post(
+                "/api/v1/conversations",
+                Some(&parent.token),
+                json!({ "tutor_id": tutor_id }),
+            )
+            .await;
+        assert_eq!(status, 422, "tutor_id {tutor_id:?}: {res}");
+        assert_own_message("POST /api/v1/conversations", &res);
+    }
+    let (status, res) = app
+        .post(
+            "/api/v1/bookings",
+            Some(&parent.token),
+            json!({ "tutor_id": "t", "student_ids": [""], "subject": "Maths", "level": "GCSE",
+                    "start": "2027-03-10T16:00", "timezone": "Europe/London" }),
+        )
+        .await;
+    assert_eq!(status, 422, "{res}");
+    assert_own_message("POST /api/v1/bookings", &res);
+    for query in ["family_id=", "family_id=a%3Ab", "tutor_id=%20"] {
+        let (status, res) = app
+            .get(
+                &format!("/api/v1/calendar?from=2027-03-01&to=2027-03-02&{query}"),
+                Some(&admin.token),
+            )
+            .await;
+        assert_eq!(status, 422, "{query}: {res}");
+        assert_own_message("GET /api/v1/calendar", &res);
+    }
+}
