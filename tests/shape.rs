@@ -204,3 +204,59 @@ fn statuses_kinds_roles_and_refusals_are_never_compared_as_text() {
         found.join("\n")
     );
 }
+
+/// The crates a package pulls in for its own code (not its tests).
+fn tree(package: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "-p",
+            package,
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cargo tree -p {package} failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn depends_on(tree: &str, krate: &str) -> bool {
+    tree.lines()
+        .any(|l| l.split_whitespace().next() == Some(krate))
+}
+
+#[test]
+fn layers_depend_downwards_only() {
+    for lean in ["cms-protocol", "cms-domain"] {
+        let t = tree(lean);
+        for heavy in [
+            "actix",
+            "actix-web",
+            "actix-rt",
+            "tokio",
+            "surrealdb",
+            "reqwest",
+        ] {
+            assert!(!depends_on(&t, heavy), "{lean} depends on {heavy}");
+        }
+    }
+    let store = tree("cms-store");
+    assert!(
+        depends_on(&store, "surrealdb"),
+        "the check sees dependencies"
+    );
+    for web in ["actix-web", "actix", "cms-actors"] {
+        assert!(!depends_on(&store, web), "cms-store depends on {web}");
+    }
+    let load = tree("cms-loadtest");
+    // The vocabulary (cms-domain, through cms-protocol) is shared; no
+    // server crate is.
+    for server in ["cms-server", "cms-store", "cms-actors"] {
+        assert!(!depends_on(&load, server), "loadtests depend on {server}");
+    }
+}
