@@ -60,7 +60,7 @@ impl ChatStore for FakeStore {
             seq,
             sender_id: sender.into(),
             body: body.into(),
-            sent_at: at.to_rfc3339(),
+            sent_at: at,
             client_msg_id: cmid.into(),
             edited_at: None,
             deleted_at: None,

@@ -30,7 +30,7 @@ pub struct Cancellation {
     pub student_ids: Vec<String>,
     pub by_role: Role,
     pub reason: String,
-    pub at: String,
+    pub at: DateTime<Utc>,
     /// Seconds between the cancellation and the start.
     pub notice_secs: i64,
     /// A late cancellation by a parent: billing charges it.

@@ -1,5 +1,6 @@
 //! Chat payloads on `conversation:<id>` topics.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Longest message body, in characters (not bytes).
@@ -21,12 +22,12 @@ pub struct Message {
     /// Empty once deleted.
     pub body: String,
     /// RFC 3339, UTC.
-    pub sent_at: String,
+    pub sent_at: DateTime<Utc>,
     pub client_msg_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub edited_at: Option<String>,
+    pub edited_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_at: Option<String>,
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 /// `phx_join` params on a conversation.

@@ -3,6 +3,7 @@
 //! `notification:failed` on `admin:monitor` (a message that could not be
 //! delivered after every retry).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,7 +15,7 @@ pub struct Notification {
     pub text: String,
     #[serde(default)]
     pub occurrence_id: Option<String>,
-    pub created_at: String,
+    pub created_at: DateTime<Utc>,
     pub read: bool,
 }
 

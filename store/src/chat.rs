@@ -18,11 +18,11 @@ struct MessageRow {
     sender_id: String,
     body: String,
     client_msg_id: String,
-    sent_at: String,
+    sent_at: DateTime<Utc>,
     #[serde(default)]
-    edited_at: Option<String>,
+    edited_at: Option<DateTime<Utc>>,
     #[serde(default)]
-    deleted_at: Option<String>,
+    deleted_at: Option<DateTime<Utc>>,
 }
 
 impl From<MessageRow> for Message {

@@ -28,7 +28,7 @@ pub(super) const OCCURRENCE_FIELDS: &str = "record::id(id) AS id, \
      IF rescheduled_from THEN record::id(rescheduled_from) ELSE NONE END AS rescheduled_from, \
      IF rescheduled_to THEN record::id(rescheduled_to) ELSE NONE END AS rescheduled_to, \
      (SELECT array::map(students, |$s| record::id($s)) AS student_ids, role AS by_role, reason, \
-        <string>at AS at, notice_secs, chargeable FROM cancellation \
+        at, notice_secs, chargeable FROM cancellation \
         WHERE lesson = $parent.id ORDER BY at) AS cancellations, \
      version";
 

@@ -111,7 +111,7 @@ pub struct DeliveryUpdate<'a> {
 
 const NOTIFICATION_FIELDS: &str = "record::id(id) AS id, kind, text, \
      IF occurrence THEN record::id(occurrence) ELSE NONE END AS occurrence_id, \
-     <string>created_at AS created_at, read_at != NONE AS read";
+     created_at, read_at != NONE AS read";
 
 fn delivery_id(job: &str, channel: Channel, user: &str) -> Value {
     json!([job, channel.as_str(), user])
