@@ -24,14 +24,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export CMS_AUTH_SECRET=compare-secret CMS_LOG_FILTER=warn
 export CMS_SOCKET_RATE_PER_SECOND=1000 CMS_SOCKET_RATE_BURST=1000
 
-wait_port() {
-  for _ in $(seq 1 300); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "nothing listening on port $1" >&2
-  return 1
-}
+# shellcheck source=loadtests/common.sh
+. loadtests/common.sh
 
 tag() { sed "s/^/{\"build\":\"$1\",\"round\":$2,\"run\":/; s/\$/}/"; }
 

@@ -45,14 +45,8 @@ echo "seeding $CONVS conversations of 4"
 $BIN/cms-server --database-url "surrealkv://$WORK/seed-db" seed \
   --conversations "$CONVS" --members 4 --token-hours 12 --out "$WORK/seed.json"
 
-wait_port() {
-  for _ in $(seq 1 300); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "nothing listening on port $1" >&2
-  return 1
-}
+# shellcheck source=loadtests/common.sh
+. loadtests/common.sh
 
 PID=
 start() { # system

@@ -130,9 +130,10 @@ impl Application {
         let listener = TcpListener::bind(&config.listen).map_err(bind_err)?;
         let local = listener.local_addr().map_err(bind_err)?;
         // Made once: mounting the routes on a throwaway app collects them.
-        let document = web::Data::new(crate::routes::Document(
-            serde_json::to_value(crate::routes::base_document()).map_err(StartupError::Document)?,
-        ));
+        let document = web::Data::new(
+            crate::routes::Document::new(&crate::routes::base_document())
+                .map_err(StartupError::Document)?,
+        );
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(tracing_actix_log())

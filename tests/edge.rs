@@ -66,14 +66,17 @@ async fn malformed_path_ids_are_404s_with_the_servers_own_message_on_every_route
         routes.len() >= 8,
         "the document lists the id routes: {routes:?}"
     );
-    for token in [&admin.token, &parent.token] {
+    for (who, token) in [("admin", &admin.token), ("parent", &parent.token)] {
         for (method, path) in &routes {
             for bad in BAD_PATH_IDS {
                 let url = path.replace("{id}", bad);
                 let body = (method != "GET").then(|| json!({}));
                 let (status, res) = app.request(method, &url, Some(token), body).await;
-                let what = format!("{method} {url}");
-                assert_eq!(status, 404, "{what}: {res}");
+                let what = format!("{who}: {method} {url}");
+                // A route for another role says so before it looks at
+                // the id; nothing else may come before the 404.
+                let role_first = who == "parent" && status == 403 && res["error"] == "forbidden";
+                assert!(status == 404 || role_first, "{what}: {status} {res}");
                 assert_own_message(&what, &res);
             }
         }
@@ -132,4 +135,50 @@ async fn empty_and_malformed_ids_in_bodies_and_queries_are_422s() {
         assert_eq!(status, 422, "{query}: {res}");
         assert_own_message("GET /api/v1/calendar", &res);
     }
+}
+
+#[actix_web::test]
+async fn a_documented_path_asked_with_another_method_is_a_405_naming_the_methods() {
+    let app = spawn_app().await;
+    let parent = app.register("parent", "Pat").await;
+    let http = reqwest::Client::new();
+    for method in [reqwest::Method::DELETE, reqwest::Method::TRACE] {
+        let res = http
+            .request(method.clone(), format!("{}/api/v1/me", app.base))
+            .bearer_auth(&parent.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 405, "{method} /api/v1/me");
+        let allow = res.headers()["allow"].to_str().unwrap().to_owned();
+        assert_eq!(allow, "GET, PATCH");
+        let body: Value = res.json().await.unwrap();
+        assert_own_message("405", &body);
+    }
+    // A path nobody serves stays a 404.
+    let (status, _) = app.get("/api/v1/nothing", Some(&parent.token)).await;
+    assert_eq!(status, 404);
+}
+
+#[actix_web::test]
+async fn the_role_is_checked_before_the_body_is_read() {
+    let app = spawn_app().await;
+    let parent = app.register("parent", "Pat").await;
+    // A body that is wrong in every way still gets "not an admin" first.
+    let (status, res) = app
+        .post(
+            "/api/v1/admin/subjects",
+            Some(&parent.token),
+            json!({ "name": 7, "unknown": true }),
+        )
+        .await;
+    assert_eq!(status, 403, "{res}");
+    let (status, _) = app
+        .put(
+            "/api/v1/tutor/availability",
+            Some(&parent.token),
+            json!({ "weekly": "nope" }),
+        )
+        .await;
+    assert_eq!(status, 403);
 }

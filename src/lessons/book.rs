@@ -37,6 +37,8 @@ pub struct Recurrence {
 #[serde(deny_unknown_fields)]
 pub struct BookingRequest {
     pub tutor_id: UserId,
+    /// One to four distinct students.
+    #[schema(min_items = 1, max_items = 4)]
     pub student_ids: Vec<StudentId>,
     pub subject: String,
     pub level: String,

@@ -48,7 +48,10 @@ impl AuthUser {
         if self.role == role {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("only a {role} may do this")))
+            Err(ApiError::Forbidden(match role {
+                Role::Admin => "only an admin may do this".into(),
+                other => format!("only a {other} may do this"),
+            }))
         }
     }
 }
@@ -99,3 +102,43 @@ impl FromRequest for AuthUser {
         })
     }
 }
+
+/// A caller who must hold one role, checked before anything else is read
+/// (a body, a query), so a wrong role is a 403 whatever else is wrong.
+macro_rules! role_extractor {
+    ($(#[$meta:meta])* $name:ident, $check:expr) => {
+        $(#[$meta])*
+        pub struct $name(pub AuthUser);
+
+        impl FromRequest for $name {
+            type Error = ApiError;
+            type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+            fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+                let user = AuthUser::from_request(req, payload);
+                Box::pin(async move {
+                    let user = user.await?;
+                    let check: fn(&AuthUser) -> Result<(), ApiError> = $check;
+                    check(&user)?;
+                    Ok(Self(user))
+                })
+            }
+        }
+    };
+}
+
+role_extractor!(
+    /// An admin.
+    AdminUser,
+    |u| u.require(Role::Admin)
+);
+role_extractor!(
+    /// A tutor.
+    TutorUser,
+    |u| u.require(Role::Tutor)
+);
+role_extractor!(
+    /// A parent with a family.
+    ParentUser,
+    |u| u.parent_family().map(|_| ())
+);

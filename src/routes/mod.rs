@@ -66,7 +66,23 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(notifications::routes)
             .configure(tutors::routes),
     )
-    .default_service(web::to(|| async {
-        Err::<HttpResponse, _>(ApiError::NotFound("no such route".into()))
-    }));
+    .default_service(web::to(no_route));
+}
+
+/// Nothing answered: a documented path asked with another method is a 405
+/// naming the methods it takes; anything else a 404.
+async fn no_route(
+    req: actix_web::HttpRequest,
+    doc: Option<web::Data<Document>>,
+) -> Result<HttpResponse, ApiError> {
+    let allowed = doc.as_ref().and_then(|d| d.methods_for(req.path()));
+    match allowed {
+        Some(methods) => Ok(HttpResponse::MethodNotAllowed()
+            .insert_header((actix_web::http::header::ALLOW, methods.join(", ")))
+            .json(serde_json::json!({
+                "error": "method_not_allowed",
+                "message": format!("{} takes {}", req.path(), methods.join(", ")),
+            }))),
+        None => Err(ApiError::NotFound("no such route".into())),
+    }
 }

@@ -6,6 +6,7 @@
 //! declares, so no handler repeats it.
 
 use actix_web::{App, HttpResponse, web};
+use cms_domain::ids;
 use utoipa::OpenApi;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
@@ -14,7 +15,19 @@ use utoipa_actix_web::AppExt;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "CMS Education Platform real-time server", version = "1"),
-    components(schemas(ErrorBody)),
+    components(schemas(
+        ErrorBody,
+        ids::UserId,
+        ids::FamilyId,
+        ids::StudentId,
+        ids::ConversationId,
+        ids::LessonId,
+        ids::SeriesId,
+        ids::SubjectId,
+        ids::TemplateId,
+        ids::CreditId,
+        ids::NotificationId,
+    )),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -41,8 +54,56 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The document as served.
-pub struct Document(pub serde_json::Value);
+/// The document as served, and the methods each documented path takes
+/// (to answer 405 rather than 404 for a path that exists).
+pub struct Document {
+    json: serde_json::Value,
+    routes: Vec<(Vec<String>, Vec<&'static str>)>,
+}
+
+impl Document {
+    pub fn new(api: &utoipa::openapi::OpenApi) -> Result<Self, serde_json::Error> {
+        let routes = api
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(m, on)| on.then_some(m))
+                .collect();
+                (segments(path).map(str::to_owned).collect(), methods)
+            })
+            .collect();
+        Ok(Self {
+            json: serde_json::to_value(api)?,
+            routes,
+        })
+    }
+
+    /// The methods a request path takes, if it is a documented path.
+    pub fn methods_for(&self, path: &str) -> Option<&[&'static str]> {
+        let asked: Vec<&str> = segments(path).collect();
+        self.routes.iter().find_map(|(pattern, methods)| {
+            let fits = pattern.len() == asked.len()
+                && pattern
+                    .iter()
+                    .zip(&asked)
+                    .all(|(p, a)| p == a || (p.starts_with('{') && !a.is_empty()));
+            fits.then_some(methods.as_slice())
+        })
+    }
+}
+
+fn segments(path: &str) -> impl Iterator<Item = &str> {
+    path.trim_matches('/').split('/')
+}
 
 /// Mounts the routes on a throwaway app to collect their paths, then adds
 /// what the shared extractors answer.
@@ -117,5 +178,5 @@ fn add_shared_responses(op: &mut Operation) {
 
 /// `GET /api/v1/openapi.json`.
 pub async fn serve_document(doc: web::Data<Document>) -> HttpResponse {
-    HttpResponse::Ok().json(&doc.0)
+    HttpResponse::Ok().json(&doc.json)
 }

@@ -13,8 +13,13 @@ use super::time::{CELL_SECS, local, resolve_lenient};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Window {
+    /// ISO weekday: 1 is Monday.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 7))]
     pub day: u8,
+    /// Minutes after local midnight.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1439))]
     pub start: u16,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1440))]
     pub end: u16,
 }
 

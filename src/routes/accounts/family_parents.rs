@@ -7,25 +7,30 @@ use serde::Deserialize;
 
 use super::register::{RegisterRequest, create_account};
 use crate::routes::error::ApiError;
-use crate::routes::extract::AuthUser;
+use crate::routes::extract::ParentUser;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewParent {
+    #[schema(format = Email, min_length = 3, max_length = 254)]
     pub email: String,
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     pub phone: Option<String>,
+    /// IANA zone; Europe/London when absent.
+    #[schema(min_length = 1, example = "Europe/London")]
     pub timezone: Option<String>,
 }
 
 #[utoipa::path(request_body = NewParent,
-    responses((status = 201, body = cms_store::UserRow), (status = 409, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, description = "the caller is not a parent with a family", body = crate::routes::ErrorBody), (status = 201, body = cms_store::UserRow), (status = 409, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
 #[post("/family/parents")]
 pub async fn add_parent(
     state: web::Data<AppState>,
-    user: AuthUser,
+    ParentUser(user): ParentUser,
     body: web::Json<NewParent>,
 ) -> Result<HttpResponse, ApiError> {
     let family = user.parent_family()?;

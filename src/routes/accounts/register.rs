@@ -14,9 +14,12 @@ use cms_store::UserRow;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(format = Email, min_length = 3, max_length = 254)]
     pub email: String,
     /// 8 to 1024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// Admins are made on the command line.
     pub role: SignUpRole,
@@ -24,6 +27,7 @@ pub struct RegisterRequest {
     /// 07700 900123.
     pub phone: Option<String>,
     /// IANA zone; Europe/London when absent.
+    #[schema(min_length = 1, example = "Europe/London")]
     pub timezone: Option<String>,
 }
 

@@ -5,23 +5,25 @@ use actix_web::{get, post};
 use serde::Deserialize;
 
 use crate::routes::error::ApiError;
-use crate::routes::extract::AuthUser;
+use crate::routes::extract::ParentUser;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewStudent {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// e.g. GCSE, A-Level, Year 9.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub level: String,
 }
 
 #[utoipa::path(request_body = NewStudent,
-    responses((status = 201, body = cms_store::StudentRow), (status = 403, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, description = "the caller is not a parent with a family", body = crate::routes::ErrorBody), (status = 201, body = cms_store::StudentRow), (status = 403, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
 #[post("/students")]
 pub async fn create_student(
     state: web::Data<AppState>,
-    user: AuthUser,
+    ParentUser(user): ParentUser,
     body: web::Json<NewStudent>,
 ) -> Result<HttpResponse, ApiError> {
     let family = user.parent_family()?;
@@ -41,11 +43,11 @@ pub async fn create_student(
     Ok(HttpResponse::Created().json(student))
 }
 
-#[utoipa::path(responses((status = 200, body = Vec<cms_store::StudentRow>)), security(("bearer" = [])))]
+#[utoipa::path(responses((status = 403, description = "the caller is not a parent with a family", body = crate::routes::ErrorBody), (status = 200, body = Vec<cms_store::StudentRow>)), security(("bearer" = [])))]
 #[get("/students")]
 pub async fn list_students(
     state: web::Data<AppState>,
-    user: AuthUser,
+    ParentUser(user): ParentUser,
 ) -> Result<HttpResponse, ApiError> {
     let family = user.parent_family()?;
     Ok(HttpResponse::Ok().json(state.store.students(family).await?))

@@ -7,7 +7,7 @@ use cms_domain::ids::{StudentId, UserId};
 use serde::Deserialize;
 
 use crate::routes::error::ApiError;
-use crate::routes::extract::AuthUser;
+use crate::routes::extract::{AuthUser, ParentUser};
 use crate::state::AppState;
 use cms_store::StoreError;
 use cms_store::conversations::Scope;
@@ -24,12 +24,12 @@ pub struct NewConversation {
 /// Members are the family's parents and the tutor, so a tutor never shares a
 /// thread with a student without the student's parents.
 #[utoipa::path(request_body = NewConversation,
-    responses((status = 201, body = cms_store::ConversationRow), (status = 200, body = cms_store::ConversationRow),
+    responses((status = 403, description = "the caller is not a parent with a family", body = crate::routes::ErrorBody), (status = 201, body = cms_store::ConversationRow), (status = 200, body = cms_store::ConversationRow),
               (status = 404, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
 #[post("/conversations")]
 pub async fn create_conversation(
     state: web::Data<AppState>,
-    user: AuthUser,
+    ParentUser(user): ParentUser,
     body: web::Json<NewConversation>,
 ) -> Result<HttpResponse, ApiError> {
     let family = user.parent_family()?;

@@ -12,7 +12,7 @@ use crate::state::AppState;
 /// in the way (`clashes`); with `skip_conflicts` the free occurrences are
 /// booked and the rest reported under `skipped`.
 #[utoipa::path(request_body = BookingRequest,
-    responses((status = 201, body = BookingResponse), (status = 409, body = crate::routes::ErrorBody),
+    responses((status = 403, description = "the caller's role may not do this", body = crate::routes::ErrorBody), (status = 404, description = "no such student, tutor or template the caller may use", body = crate::routes::ErrorBody), (status = 201, body = BookingResponse), (status = 409, body = crate::routes::ErrorBody),
               (status = 422, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
 #[post("/bookings")]
 pub async fn create_booking(

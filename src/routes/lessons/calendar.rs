@@ -17,7 +17,11 @@ use cms_store::lessons::CalendarScope;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarQuery {
+    /// RFC 3339 instant or YYYY-MM-DD; now when absent.
+    #[param(format = DateTime)]
     pub from: Option<String>,
+    /// RFC 3339 instant or YYYY-MM-DD (exclusive); a default span when absent.
+    #[param(format = DateTime)]
     pub to: Option<String>,
     pub student_id: Option<StudentId>,
     /// Admins only.
@@ -27,7 +31,7 @@ pub struct CalendarQuery {
 }
 
 #[utoipa::path(params(CalendarQuery),
-    responses((status = 200, body = Vec<cms_protocol::calendar::Occurrence>)), security(("bearer" = [])))]
+    responses((status = 403, description = "the caller's role may not do this", body = crate::routes::ErrorBody), (status = 200, body = Vec<cms_protocol::calendar::Occurrence>)), security(("bearer" = [])))]
 #[get("/calendar")]
 pub async fn calendar(
     state: web::Data<AppState>,

@@ -18,7 +18,7 @@ pub struct CreditsQuery {
 }
 
 #[utoipa::path(params(CreditsQuery),
-    responses((status = 200, body = Vec<cms_store::CreditRow>)), security(("bearer" = [])))]
+    responses((status = 403, description = "the caller's role may not do this", body = crate::routes::ErrorBody), (status = 200, body = Vec<cms_store::CreditRow>)), security(("bearer" = [])))]
 #[get("/credits")]
 pub async fn list_credits(
     state: web::Data<AppState>,

@@ -34,7 +34,7 @@ pub async fn get_lesson(
 /// Cancels one occurrence or the rest of its series, under the
 /// cancellation policy (see docs/scheduling.md).
 #[utoipa::path(params(("id" = LessonId, Path, description = "the lesson")), request_body = CancelRequest,
-    responses((status = 200, body = CancelResponse), (status = 409, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, description = "the caller's role may not do this", body = crate::routes::ErrorBody), (status = 200, body = CancelResponse), (status = 409, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
 #[post("/lessons/{id}/cancel")]
 pub async fn cancel(
     state: web::Data<AppState>,
@@ -48,7 +48,7 @@ pub async fn cancel(
 /// Moves a lesson: the original is marked rescheduled and a new one booked,
 /// both or neither.
 #[utoipa::path(params(("id" = LessonId, Path, description = "the lesson")), request_body = RescheduleRequest,
-    responses((status = 200, body = RescheduleResponse), (status = 409, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, description = "the caller's role may not do this", body = crate::routes::ErrorBody), (status = 200, body = RescheduleResponse), (status = 409, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
 #[post("/lessons/{id}/reschedule")]
 pub async fn reschedule(
     state: web::Data<AppState>,
@@ -62,7 +62,7 @@ pub async fn reschedule(
 
 /// Adds students to a group lesson (at most four in all).
 #[utoipa::path(params(("id" = LessonId, Path, description = "the lesson")), request_body = AddStudentsRequest,
-    responses((status = 200, body = cms_protocol::calendar::Occurrence), (status = 409, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, description = "the caller's role may not do this", body = crate::routes::ErrorBody), (status = 200, body = cms_protocol::calendar::Occurrence), (status = 409, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
 #[post("/lessons/{id}/students")]
 pub async fn add_students(
     state: web::Data<AppState>,

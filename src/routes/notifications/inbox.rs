@@ -18,6 +18,7 @@ pub struct ListQuery {
     #[serde(default)]
     pub unread: bool,
     /// At most 200; 50 when absent.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
 }
 

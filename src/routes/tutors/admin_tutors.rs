@@ -5,12 +5,11 @@
 
 use actix_web::{HttpResponse, web};
 use actix_web::{get, put};
-use cms_actors::Role;
 use cms_domain::ids::UserId;
 use serde::Deserialize;
 
 use crate::routes::error::ApiError;
-use crate::routes::extract::AuthUser;
+use crate::routes::extract::AdminUser;
 use crate::state::AppState;
 use cms_domain::tutor::TutorStatus;
 use cms_store::StoreError;
@@ -50,27 +49,25 @@ pub struct StatusRequest {
 }
 
 #[utoipa::path(params(ListQuery),
-    responses((status = 200, body = Vec<cms_store::TutorProfile>)), security(("bearer" = [])))]
+    responses((status = 403, description = "the caller is not an admin", body = crate::routes::ErrorBody), (status = 200, body = Vec<cms_store::TutorProfile>)), security(("bearer" = [])))]
 #[get("/admin/tutors")]
 pub async fn list(
     state: web::Data<AppState>,
-    user: AuthUser,
+    AdminUser(_user): AdminUser,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Admin)?;
     Ok(HttpResponse::Ok().json(state.store.tutor_profiles(q.status).await?))
 }
 
 #[utoipa::path(params(("id" = UserId, Path, description = "the tutor's user id")), request_body = StatusRequest,
-    responses((status = 200, body = cms_store::TutorProfile), (status = 404, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, description = "the caller is not an admin", body = crate::routes::ErrorBody), (status = 200, body = cms_store::TutorProfile), (status = 404, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
 #[put("/admin/tutors/{id}/status")]
 pub async fn set_status(
     state: web::Data<AppState>,
-    user: AuthUser,
+    AdminUser(_user): AdminUser,
     id: web::Path<UserId>,
     body: web::Json<StatusRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Admin)?;
     if body.note.as_ref().is_some_and(|n| n.chars().count() > 1000) {
         return Err(ApiError::Invalid("note is at most 1000 characters".into()));
     }

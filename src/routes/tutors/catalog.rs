@@ -9,14 +9,16 @@ use cms_domain::ids::SubjectId;
 use serde::Deserialize;
 
 use crate::routes::error::ApiError;
-use crate::routes::extract::AuthUser;
+use crate::routes::extract::{AdminUser, AuthUser};
 use crate::state::AppState;
 use cms_store::StoreError;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubject {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub level: String,
 }
 
@@ -31,9 +33,13 @@ pub struct SubjectUpdate {
 #[serde(deny_unknown_fields)]
 pub struct NewTemplate {
     /// e.g. "GCSE Maths 60 min".
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
+    /// 15 to 240, on the quarter hour.
+    #[schema(minimum = 15, maximum = 240, multiple_of = 15)]
     pub duration_min: u32,
     /// Per student.
+    #[schema(minimum = 0, maximum = 1000000)]
     pub price_pence: i64,
 }
 
@@ -58,14 +64,13 @@ pub async fn list_subjects(
 }
 
 #[utoipa::path(request_body = NewSubject,
-    responses((status = 201, body = cms_store::SubjectRow), (status = 409, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, description = "the caller is not an admin", body = crate::routes::ErrorBody), (status = 201, body = cms_store::SubjectRow), (status = 409, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
 #[post("/admin/subjects")]
 pub async fn create_subject(
     state: web::Data<AppState>,
-    user: AuthUser,
+    AdminUser(_user): AdminUser,
     body: web::Json<NewSubject>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Admin)?;
     text("name", &body.name, 100)?;
     text("level", &body.level, 100)?;
     let row = match state
@@ -84,15 +89,14 @@ pub async fn create_subject(
 }
 
 #[utoipa::path(params(("id" = SubjectId, Path, description = "the subject")), request_body = SubjectUpdate,
-    responses((status = 200, body = cms_store::SubjectRow)), security(("bearer" = [])))]
+    responses((status = 403, description = "the caller is not an admin", body = crate::routes::ErrorBody), (status = 200, body = cms_store::SubjectRow)), security(("bearer" = [])))]
 #[put("/admin/subjects/{id}")]
 pub async fn update_subject(
     state: web::Data<AppState>,
-    user: AuthUser,
+    AdminUser(_user): AdminUser,
     id: web::Path<SubjectId>,
     body: web::Json<SubjectUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Admin)?;
     let rows = state
         .store
         .set_subject_active(id.as_str(), body.active)
@@ -110,14 +114,13 @@ pub async fn list_templates(
 }
 
 #[utoipa::path(request_body = NewTemplate,
-    responses((status = 201, body = cms_store::TemplateRow)), security(("bearer" = [])))]
+    responses((status = 409, description = "it exists already, or what is stored does not allow it", body = crate::routes::ErrorBody), (status = 403, description = "the caller is not an admin", body = crate::routes::ErrorBody), (status = 201, body = cms_store::TemplateRow)), security(("bearer" = [])))]
 #[post("/admin/templates")]
 pub async fn create_template(
     state: web::Data<AppState>,
-    user: AuthUser,
+    AdminUser(_user): AdminUser,
     body: web::Json<NewTemplate>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Admin)?;
     text("name", &body.name, 100)?;
     crate::lessons::book::check_duration(body.duration_min)?;
     if !(0..=1_000_000).contains(&body.price_pence) {

@@ -28,7 +28,11 @@ const MAX_SLOTS: usize = 2000;
 pub struct SearchQuery {
     pub subject: String,
     pub level: String,
+    /// RFC 3339 instant or YYYY-MM-DD; now when absent.
+    #[param(format = DateTime)]
     pub from: Option<String>,
+    /// RFC 3339 instant or YYYY-MM-DD (exclusive); a default span when absent.
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// Length of the lesson sought; 60 by default.
     pub duration_min: Option<u32>,
@@ -37,7 +41,11 @@ pub struct SearchQuery {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct SlotsQuery {
+    /// RFC 3339 instant or YYYY-MM-DD; now when absent.
+    #[param(format = DateTime)]
     pub from: Option<String>,
+    /// RFC 3339 instant or YYYY-MM-DD (exclusive); a default span when absent.
+    #[param(format = DateTime)]
     pub to: Option<String>,
     pub duration_min: Option<u32>,
 }

@@ -3,11 +3,10 @@
 
 use actix_web::{HttpResponse, web};
 use actix_web::{get, put};
-use cms_actors::Role;
 use serde::Deserialize;
 
 use crate::routes::error::ApiError;
-use crate::routes::extract::AuthUser;
+use crate::routes::extract::TutorUser;
 use crate::state::AppState;
 use cms_domain::scheduling::availability::{Override, OverrideKind, Window, check_range};
 use cms_domain::scheduling::time;
@@ -31,6 +30,7 @@ pub struct SubjectRate {
 pub struct ProfileRequest {
     pub bio: String,
     /// IANA zone the availability is written in.
+    #[schema(min_length = 1, example = "Europe/London")]
     pub timezone: String,
     /// Minutes kept free after each lesson (multiple of 15, up to 120).
     #[serde(default)]
@@ -46,13 +46,12 @@ pub struct AvailabilityRequest {
     pub overrides: Vec<Override>,
 }
 
-#[utoipa::path(responses((status = 200, body = cms_store::TutorProfile)), security(("bearer" = [])))]
+#[utoipa::path(responses((status = 403, description = "the caller is not a tutor", body = crate::routes::ErrorBody), (status = 200, body = cms_store::TutorProfile)), security(("bearer" = [])))]
 #[get("/tutor/profile")]
 pub async fn get_profile(
     state: web::Data<AppState>,
-    user: AuthUser,
+    TutorUser(user): TutorUser,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Tutor)?;
     match state.store.tutor_profile(&user.user_id).await {
         Err(StoreError::NotFound) => Err(ApiError::NotFound("no profile yet: PUT one".into())),
         other => Ok(HttpResponse::Ok().json(other?)),
@@ -60,14 +59,13 @@ pub async fn get_profile(
 }
 
 #[utoipa::path(request_body = ProfileRequest,
-    responses((status = 200, body = cms_store::TutorProfile), (status = 422, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, description = "the caller is not a tutor", body = crate::routes::ErrorBody), (status = 200, body = cms_store::TutorProfile), (status = 422, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
 #[put("/tutor/profile")]
 pub async fn put_profile(
     state: web::Data<AppState>,
-    user: AuthUser,
+    TutorUser(user): TutorUser,
     body: web::Json<ProfileRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Tutor)?;
     time::zone(&body.timezone).map_err(|e| ApiError::Invalid(e.to_string()))?;
     if body.bio.chars().count() > 4000 {
         return Err(ApiError::Invalid("bio is at most 4000 characters".into()));
@@ -116,14 +114,13 @@ pub async fn put_profile(
 }
 
 #[utoipa::path(request_body = AvailabilityRequest,
-    responses((status = 200, body = cms_store::TutorProfile), (status = 422, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, description = "the caller is not a tutor", body = crate::routes::ErrorBody), (status = 200, body = cms_store::TutorProfile), (status = 422, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
 #[put("/tutor/availability")]
 pub async fn put_availability(
     state: web::Data<AppState>,
-    user: AuthUser,
+    TutorUser(user): TutorUser,
     body: web::Json<AvailabilityRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Tutor)?;
     for w in &body.weekly {
         if !(1..=7).contains(&w.day) {
             return Err(ApiError::Invalid("day is 1 (Monday) to 7 (Sunday)".into()));
