@@ -15,6 +15,8 @@ pub mod clock;
 pub mod ids;
 pub mod lesson;
 pub mod notify;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod refusal;
 pub mod role;
 pub mod scheduling;

@@ -40,11 +40,14 @@ pub struct BookingRequest {
     /// One to four distinct students.
     #[schema(min_items = 1, max_items = 4)]
     pub student_ids: Vec<StudentId>,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub subject: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub level: String,
     /// Wall clock in `timezone` (`2027-03-22T16:00`), or RFC 3339.
     pub start: String,
     /// IANA zone the lesson (and a series) keeps, e.g. Europe/London.
+    #[schema(schema_with = cms_domain::openapi::zone_schema)]
     pub timezone: String,
     /// Defaults to the template's, else 60.
     #[serde(default)]

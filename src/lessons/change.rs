@@ -36,6 +36,8 @@ pub enum Scope {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
+    /// 1 to 1000 characters.
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub reason: String,
     #[serde(default)]
     pub scope: Scope,
@@ -56,9 +58,12 @@ pub struct RescheduleRequest {
     pub start: String,
     /// Defaults to the lesson's zone.
     #[serde(default)]
+    #[schema(schema_with = cms_domain::openapi::optional_zone_schema)]
     pub timezone: Option<String>,
     #[serde(default)]
     pub duration_min: Option<u32>,
+    /// 1 to 1000 characters.
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -72,6 +77,7 @@ pub struct RescheduleResponse {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddStudentsRequest {
+    #[schema(min_items = 1, max_items = 4)]
     pub student_ids: Vec<StudentId>,
 }
 

@@ -21,7 +21,7 @@ pub struct NewParent {
     pub name: String,
     pub phone: Option<String>,
     /// IANA zone; Europe/London when absent.
-    #[schema(min_length = 1, example = "Europe/London")]
+    #[schema(schema_with = cms_domain::openapi::optional_zone_schema)]
     pub timezone: Option<String>,
 }
 

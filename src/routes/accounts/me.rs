@@ -23,7 +23,7 @@ pub struct ProfileUpdate {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
-    #[schema(min_length = 1, example = "Europe/London")]
+    #[schema(schema_with = cms_domain::openapi::optional_zone_schema)]
     pub timezone: Option<String>,
 }
 

@@ -27,7 +27,7 @@ pub struct RegisterRequest {
     /// 07700 900123.
     pub phone: Option<String>,
     /// IANA zone; Europe/London when absent.
-    #[schema(min_length = 1, example = "Europe/London")]
+    #[schema(schema_with = cms_domain::openapi::optional_zone_schema)]
     pub timezone: Option<String>,
 }
 

@@ -26,7 +26,9 @@ const MAX_SLOTS: usize = 2000;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
+    #[param(min_length = 1)]
     pub subject: String,
+    #[param(min_length = 1)]
     pub level: String,
     /// RFC 3339 instant or YYYY-MM-DD; now when absent.
     #[param(format = DateTime)]

@@ -30,7 +30,7 @@ pub struct SubjectRate {
 pub struct ProfileRequest {
     pub bio: String,
     /// IANA zone the availability is written in.
-    #[schema(min_length = 1, example = "Europe/London")]
+    #[schema(schema_with = cms_domain::openapi::zone_schema)]
     pub timezone: String,
     /// Minutes kept free after each lesson (multiple of 15, up to 120).
     #[serde(default)]
