@@ -16,12 +16,16 @@ use cms_store::tutors::ProfileUpdate;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubjectRate {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub subject: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub level: String,
     /// Per hour, one-to-one, in pence.
+    #[schema(minimum = 1, maximum = 100000)]
     pub rate_pence: i64,
     /// Per student per hour in a group lesson; defaults to the rate.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100000)]
     pub group_rate_pence: Option<i64>,
 }
 
