@@ -63,7 +63,12 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::NotFound("not found".into()),
             StoreError::Duplicate(_) => Self::Conflict("already exists".into()),
-            StoreError::Invalid(m) => Self::Invalid(m),
+            // The schema's own words name its internals: they go to the
+            // log, the client gets ours.
+            StoreError::Invalid(m) => {
+                tracing::warn!(error = %m, "the store's schema refused a value");
+                Self::Invalid("a value is outside what the platform stores".into())
+            }
             // Every refusal is a rule the request broke against what is
             // stored now: a conflict the caller can read.
             StoreError::Refused(r) => Self::Conflict(r.to_string()),
