@@ -16,6 +16,11 @@
 //! `POST /api/v1/auth/logout` revokes the token it is called with, so each
 //! role runs it alone after everything else.
 //!
+//! `tests/schemathesis.toml` names the operations whose rules JSON Schema
+//! cannot state (a window's `to` after its `from`, a phone number in the
+//! numbering plan, a booking's start in the future …); those may answer 422
+//! to a schema-valid request, and every other check still holds for them.
+//!
 //! Schemathesis must be on the PATH: a missing or different version fails
 //! the test rather than skipping it (`.ci/run` installs the pin).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
@@ -90,7 +95,10 @@ struct Run {
 }
 
 async fn schemathesis(app: &TestApp, label: &str, token: &str, filter: [&str; 2]) -> Run {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemathesis.toml");
     let mut args: Vec<String> = [
+        "--config-file",
+        config,
         "run",
         &format!("{}{OPENAPI}", app.base),
         "--url",
@@ -107,8 +115,11 @@ async fn schemathesis(app: &TestApp, label: &str, token: &str, filter: [&str; 2]
         MAX_EXAMPLES,
         // Reports every failing case, not just each operation's first.
         "--continue-on-failure",
+        // One worker: hypothesis reads lambdas' source with `ast`, which
+        // CPython 3.11 does not allow from two threads at once ("AST
+        // constructor recursion depth mismatch", a spurious error).
         "--workers",
-        "2",
+        "1",
         "--request-timeout",
         "10",
         "--generation-database",
@@ -144,7 +155,6 @@ async fn schemathesis(app: &TestApp, label: &str, token: &str, filter: [&str; 2]
 }
 
 #[actix_web::test]
-#[ignore = "the contract still has schema-valid requests the server refuses (cross-field rules, whole-number floats); run with --ignored while closing them (issue 11)"]
 async fn the_server_keeps_its_openapi_contract_for_every_role() {
     require_schemathesis().await;
     let (app, _clock) = spawn_app_at("2027-03-01T09:00:00Z").await;
@@ -188,7 +198,22 @@ async fn the_server_keeps_its_openapi_contract_for_every_role() {
     let mut failed = Vec::new();
     for run in &runs {
         let verdict = if run.ok { "passed" } else { "FAILED" };
-        println!("schemathesis {}: {verdict} in {:.0?}", run.label, run.took);
+        // The totals line: "5,791 generated, 5,791 passed, 34 skipped".
+        let generated = run.report.lines().find_map(|l| {
+            let (n, _) = l.trim().split_once(" generated, ")?;
+            n.replace(',', "").parse::<u64>().ok()
+        });
+        println!(
+            "schemathesis {}: {verdict} in {:.0?}, {} cases",
+            run.label,
+            run.took,
+            generated.map_or("?".into(), |n| n.to_string())
+        );
+        // A run that generated nothing (a filter or config matching no
+        // operation) would pass without checking anything.
+        if generated.unwrap_or(0) == 0 {
+            failed.push(format!("{}: no cases generated", run.label));
+        }
         if !run.ok {
             println!(
                 "==== {} ====\nschemathesis {}\n{}",

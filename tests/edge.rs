@@ -182,3 +182,58 @@ async fn the_role_is_checked_before_the_body_is_read() {
         .await;
     assert_eq!(status, 403);
 }
+
+/// JSON Schema's integers include `60.0`; clients whose encoders write every
+/// number with a point (Python's `json.dumps(60.0)`) get the same answer as
+/// those that write `60`, while a fraction is still refused.
+#[actix_web::test]
+async fn whole_numbers_written_with_a_point_are_integers_and_fractions_are_not() {
+    let (app, _clock) = spawn_app_at("2027-03-01T09:00:00Z").await;
+    let s = common::sched::school(&app, 2).await;
+    let (status, t) = app
+        .post(
+            "/api/v1/admin/templates",
+            Some(&s.admin.token),
+            json!({ "name": "Long session", "duration_min": 90.0, "price_pence": 5500.0 }),
+        )
+        .await;
+    assert_eq!(status, 201, "{t}");
+    assert_eq!(
+        (t["duration_min"].as_u64(), t["price_pence"].as_i64()),
+        (Some(90), Some(5500))
+    );
+
+    let mut body = common::sched::booking(&s.tutor, &[&s.kids[0]], "2027-03-09T16:00");
+    body["duration_min"] = json!(45.0);
+    let o = common::sched::book_ok(&app, &s.parent, body).await;
+    assert_eq!(o["duration_min"], 45, "{o}");
+
+    let mut body = common::sched::booking(&s.tutor, &[&s.kids[0]], "2027-03-10T16:00");
+    body["duration_min"] = json!(45.5);
+    let (status, res) = app
+        .post("/api/v1/bookings", Some(&s.parent.token), body)
+        .await;
+    assert_eq!(status, 422, "{res}");
+    assert!(
+        res["message"].as_str().unwrap().contains("whole number"),
+        "{res}"
+    );
+}
+
+/// `student_ids` is documented as a set (`uniqueItems`), and a repeated id
+/// is refused rather than merged: it is a mistake in the caller's form.
+#[actix_web::test]
+async fn a_student_named_twice_is_refused_as_the_document_says() {
+    let (app, _clock) = spawn_app_at("2027-03-01T09:00:00Z").await;
+    let s = common::sched::school(&app, 1).await;
+    let (_, doc) = app.get("/api/v1/openapi.json", None).await;
+    let ids = &doc["components"]["schemas"]["BookingRequest"]["properties"]["student_ids"];
+    assert_eq!(ids["uniqueItems"], true, "{ids}");
+    let kid = s.kids[0].as_str();
+    let body = common::sched::booking(&s.tutor, &[kid, kid], "2027-03-09T16:00");
+    let (status, res) = app
+        .post("/api/v1/bookings", Some(&s.parent.token), body)
+        .await;
+    assert_eq!(status, 422, "{res}");
+    assert_own_message("POST /api/v1/bookings", &res);
+}

@@ -9,6 +9,8 @@
 //! - [`Refusal`]: why the store turned a change down, typed.
 //! - [`scheduling`]: the time model, recurrence, availability and the
 //!   cancellation policy.
+//! - [`whole_number`]: integer fields that also take `15.0`, as JSON
+//!   Schema's integers do.
 
 pub mod caller;
 pub mod clock;
@@ -22,6 +24,7 @@ pub mod role;
 pub mod scheduling;
 pub mod tutor;
 mod vocab;
+pub mod whole_number;
 
 pub use caller::Caller;
 pub use clock::{Clock, Sleep};

@@ -26,7 +26,10 @@ pub const MAX_GROUP: usize = 4;
 #[serde(deny_unknown_fields)]
 pub struct Recurrence {
     pub freq: Freq,
-    #[serde(default)]
+    /// How many lessons, the first included; `count` or `until` (or both:
+    /// whichever ends the series first).
+    #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "cms_domain::whole_number::option")]
     pub count: Option<u32>,
     /// Last date (YYYY-MM-DD, local, inclusive).
     #[serde(default)]
@@ -38,7 +41,9 @@ pub struct Recurrence {
 pub struct BookingRequest {
     pub tutor_id: UserId,
     /// One to four distinct students.
-    #[schema(min_items = 1, max_items = 4)]
+    // Documented as a set (`uniqueItems`); a repeated id is refused, not
+    // silently merged, since it is a mistake in the caller's form.
+    #[schema(value_type = std::collections::BTreeSet<StudentId>, min_items = 1, max_items = 4)]
     pub student_ids: Vec<StudentId>,
     #[schema(min_length = 1, pattern = r"\S")]
     pub subject: String,
@@ -50,7 +55,8 @@ pub struct BookingRequest {
     #[schema(schema_with = cms_domain::openapi::zone_schema)]
     pub timezone: String,
     /// Defaults to the template's, else 60.
-    #[serde(default)]
+    #[schema(minimum = 15, maximum = 240, multiple_of = 15)]
+    #[serde(default, deserialize_with = "cms_domain::whole_number::option")]
     pub duration_min: Option<u32>,
     #[serde(default)]
     pub template_id: Option<TemplateId>,

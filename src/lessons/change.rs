@@ -60,7 +60,9 @@ pub struct RescheduleRequest {
     #[serde(default)]
     #[schema(schema_with = cms_domain::openapi::optional_zone_schema)]
     pub timezone: Option<String>,
-    #[serde(default)]
+    /// Defaults to the lesson's.
+    #[schema(minimum = 15, maximum = 240, multiple_of = 15)]
+    #[serde(default, deserialize_with = "cms_domain::whole_number::option")]
     pub duration_min: Option<u32>,
     /// 1 to 1000 characters.
     #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
@@ -77,7 +79,8 @@ pub struct RescheduleResponse {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddStudentsRequest {
-    #[schema(min_items = 1, max_items = 4)]
+    /// One to four distinct students.
+    #[schema(value_type = std::collections::BTreeSet<StudentId>, min_items = 1, max_items = 4)]
     pub student_ids: Vec<StudentId>,
 }
 

@@ -15,11 +15,21 @@ use super::time::{CELL_SECS, local, resolve_lenient};
 pub struct Window {
     /// ISO weekday: 1 is Monday.
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 7))]
+    #[serde(deserialize_with = "crate::whole_number::int")]
     pub day: u8,
     /// Minutes after local midnight.
-    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1439))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 1425, multiple_of = 15)
+    )]
+    #[serde(deserialize_with = "crate::whole_number::int")]
     pub start: u16,
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1440))]
+    /// After `start`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 15, maximum = 1440, multiple_of = 15)
+    )]
+    #[serde(deserialize_with = "crate::whole_number::int")]
     pub end: u16,
 }
 
@@ -37,11 +47,30 @@ pub enum OverrideKind {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Override {
     /// YYYY-MM-DD, local.
+    #[cfg_attr(feature = "openapi", schema(format = Date))]
     pub date: String,
     pub kind: OverrideKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Minutes after local midnight: an `extra` window has both `start` and
+    /// `end` (start first), a day `off` neither.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 1425, multiple_of = 15)
+    )]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole_number::option"
+    )]
     pub start: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 15, maximum = 1440, multiple_of = 15)
+    )]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::whole_number::option"
+    )]
     pub end: Option<u16>,
 }
 

@@ -19,6 +19,8 @@ pub struct NewParent {
     pub password: String,
     #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
+    /// A valid number (see `RegisterRequest`).
+    #[schema(format = "phone", max_length = 40)]
     pub phone: Option<String>,
     /// IANA zone; Europe/London when absent.
     #[schema(schema_with = cms_domain::openapi::optional_zone_schema)]

@@ -21,7 +21,8 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRespon
 pub struct ProfileUpdate {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    /// A valid number (see `RegisterRequest`); null removes it.
+    #[schema(value_type = Option<String>, format = "phone", max_length = 40)]
     pub phone: Option<Option<String>>,
     #[schema(schema_with = cms_domain::openapi::optional_zone_schema)]
     pub timezone: Option<String>,

@@ -25,6 +25,7 @@ pub struct RegisterRequest {
     pub role: SignUpRole,
     /// A valid number, stored in E.164: +447700900123 or, for the UK,
     /// 07700 900123.
+    #[schema(format = "phone", max_length = 40)]
     pub phone: Option<String>,
     /// IANA zone; Europe/London when absent.
     #[schema(schema_with = cms_domain::openapi::optional_zone_schema)]

@@ -20,7 +20,8 @@ pub struct CalendarQuery {
     /// RFC 3339 instant or YYYY-MM-DD; now when absent.
     #[param(format = DateTime)]
     pub from: Option<String>,
-    /// RFC 3339 instant or YYYY-MM-DD (exclusive); a default span when absent.
+    /// RFC 3339 instant or YYYY-MM-DD (exclusive): after `from` and at most
+    /// 366 days after it; `from` plus 31 days when absent.
     #[param(format = DateTime)]
     pub to: Option<String>,
     pub student_id: Option<StudentId>,

@@ -37,9 +37,11 @@ pub struct NewTemplate {
     pub name: String,
     /// 15 to 240, on the quarter hour.
     #[schema(minimum = 15, maximum = 240, multiple_of = 15)]
+    #[serde(deserialize_with = "cms_domain::whole_number::int")]
     pub duration_min: u32,
     /// Per student.
     #[schema(minimum = 0, maximum = 1000000)]
+    #[serde(deserialize_with = "cms_domain::whole_number::int")]
     pub price_pence: i64,
 }
 

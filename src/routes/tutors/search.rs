@@ -33,10 +33,12 @@ pub struct SearchQuery {
     /// RFC 3339 instant or YYYY-MM-DD; now when absent.
     #[param(format = DateTime)]
     pub from: Option<String>,
-    /// RFC 3339 instant or YYYY-MM-DD (exclusive); a default span when absent.
+    /// RFC 3339 instant or YYYY-MM-DD (exclusive): after `from` and at most
+    /// 366 days after it; `from` plus 14 days when absent.
     #[param(format = DateTime)]
     pub to: Option<String>,
     /// Length of the lesson sought; 60 by default.
+    #[param(minimum = 15, maximum = 240, multiple_of = 15)]
     pub duration_min: Option<u32>,
 }
 
@@ -46,9 +48,12 @@ pub struct SlotsQuery {
     /// RFC 3339 instant or YYYY-MM-DD; now when absent.
     #[param(format = DateTime)]
     pub from: Option<String>,
-    /// RFC 3339 instant or YYYY-MM-DD (exclusive); a default span when absent.
+    /// RFC 3339 instant or YYYY-MM-DD (exclusive): after `from` and at most
+    /// 366 days after it; `from` plus 14 days when absent.
     #[param(format = DateTime)]
     pub to: Option<String>,
+    /// Length of the lesson sought; 60 by default.
+    #[param(minimum = 15, maximum = 240, multiple_of = 15)]
     pub duration_min: Option<u32>,
 }
 

@@ -22,9 +22,10 @@ pub struct SubjectRate {
     pub level: String,
     /// Per hour, one-to-one, in pence.
     #[schema(minimum = 1, maximum = 100000)]
+    #[serde(deserialize_with = "cms_domain::whole_number::int")]
     pub rate_pence: i64,
     /// Per student per hour in a group lesson; defaults to the rate.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "cms_domain::whole_number::option")]
     #[schema(minimum = 1, maximum = 100000)]
     pub group_rate_pence: Option<i64>,
 }
@@ -37,7 +38,7 @@ pub struct ProfileRequest {
     #[schema(schema_with = cms_domain::openapi::zone_schema)]
     pub timezone: String,
     /// Minutes kept free after each lesson (multiple of 15, up to 120).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "cms_domain::whole_number::int")]
     pub buffer_min: u32,
     pub subjects: Vec<SubjectRate>,
 }
