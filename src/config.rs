@@ -24,6 +24,7 @@ const SECTIONS: &[&str] = &[
     "reminders",
     "email",
     "sms",
+    "limits",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,6 +43,57 @@ pub struct Config {
     pub reminders: RemindersConfig,
     pub email: EmailConfig,
     pub sms: SmsConfig,
+    pub limits: LimitsConfig,
+}
+
+/// Every abuse limit and cap in one place, so operators and test harnesses
+/// tune them together. Loopback is not exempt. docs/security.md says what a
+/// client gets when it hits each one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitsConfig {
+    /// Accounts one address may register in an hour.
+    pub register_per_address_per_hour: u32,
+    /// Wrong passwords for one account (or from one address) before each
+    /// further attempt waits, doubling; time unlocks it.
+    pub login_failures_before_backoff: u32,
+    /// Children one family may hold.
+    pub children_per_family: u32,
+    /// Conversations one family may open with one tutor (one per child is
+    /// the design).
+    pub conversations_per_pair: u32,
+    /// Sockets one user may hold open at once.
+    pub sockets_per_user: u32,
+    /// Topics one socket may join.
+    pub topics_per_socket: u32,
+    /// Chat messages one user may send per second across all their sockets.
+    pub messages_per_user_per_second: u32,
+    /// Bookings one family may request in a day (UTC).
+    pub bookings_per_family_per_day: u32,
+    /// Seconds a client has to send a request's headers.
+    pub request_head_timeout_secs: u64,
+    /// Seconds a client has to send a request's body.
+    pub request_body_timeout_secs: u64,
+    /// Connections one address may hold open at once.
+    pub connections_per_address: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            register_per_address_per_hour: 20,
+            login_failures_before_backoff: 5,
+            children_per_family: 12,
+            conversations_per_pair: 12,
+            sockets_per_user: 10,
+            topics_per_socket: 200,
+            messages_per_user_per_second: 10,
+            bookings_per_family_per_day: 100,
+            request_head_timeout_secs: 5,
+            request_body_timeout_secs: 10,
+            connections_per_address: 256,
+        }
+    }
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -246,6 +298,7 @@ impl Default for Config {
             reminders: RemindersConfig::default(),
             email: EmailConfig::default(),
             sms: SmsConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }

@@ -122,6 +122,7 @@ impl Application {
             scheduling: config.scheduling.clone(),
             sms: config.sms.clone(),
             lessons,
+            limits: config.limits.clone(),
         });
         let bind_err = |source| StartupError::Bind {
             addr: config.listen.clone(),

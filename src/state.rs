@@ -10,7 +10,7 @@ use cms_actors::{Clock, Registry};
 use cms_store::Store;
 
 use crate::auth::TokenKeys;
-use crate::config::{SchedulingConfig, SmsConfig, SocketSettings};
+use crate::config::{LimitsConfig, SchedulingConfig, SmsConfig, SocketSettings};
 use crate::lessons::Lessons;
 
 pub struct AppState {
@@ -27,4 +27,6 @@ pub struct AppState {
     pub sms: SmsConfig,
     /// The lesson use cases and what they need.
     pub lessons: Lessons,
+    /// Abuse limits and caps (`[limits]`).
+    pub limits: LimitsConfig,
 }
