@@ -33,6 +33,13 @@ pub enum ApiError {
     /// the body (e.g. `clashes`).
     #[error("{0}")]
     ConflictWith(String, serde_json::Value),
+    /// A limit was hit: 429 with `Retry-After` (whole seconds, at least 1)
+    /// when the wait is known.
+    #[error("{message}")]
+    TooMany {
+        message: String,
+        retry_after: Option<std::time::Duration>,
+    },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the database is unavailable")]
@@ -48,8 +55,17 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) | Self::ConflictWith(..) => "conflict",
+            Self::TooMany { .. } => "too_many_requests",
             Self::Internal(_) => "internal",
             Self::Unavailable(_) => "unavailable",
+        }
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        Self::TooMany {
+            message: message.into(),
+            retry_after: Some(retry_after),
         }
     }
 
@@ -86,6 +102,7 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::ConflictWith(..) => StatusCode::CONFLICT,
+            Self::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -103,7 +120,17 @@ impl ResponseError for ApiError {
                 map.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
-        HttpResponse::build(self.status_code()).json(body)
+        let mut res = HttpResponse::build(self.status_code());
+        if let Self::TooMany {
+            retry_after: Some(wait),
+            ..
+        } = self
+        {
+            // Rounded up: a client that waits exactly this long is let in.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            res.insert_header((actix_web::http::header::RETRY_AFTER, secs.max(1)));
+        }
+        res.json(body)
     }
 }
 
