@@ -141,6 +141,7 @@ async fn a_client_that_rejoins_with_since_seq_gets_exactly_what_it_missed() {
 async fn catch_up_is_paged_with_more() {
     let mut config = test_config();
     config.socket.rate_burst = 1000.0;
+    config.limits.messages_per_user_per_second = 1000;
     let app = spawn_app_with(config).await;
     let t = thread(&app).await;
     let topic = topic(&t.conversation);
@@ -246,7 +247,10 @@ async fn the_same_client_msg_id_returns_the_original_and_broadcasts_nothing() {
 
 #[actix_web::test]
 async fn concurrent_senders_get_gap_free_seqs() {
-    let app = spawn_app().await;
+    let mut config = test_config();
+    // Bursts far above a person's rate: not what the limits are for.
+    config.limits.messages_per_user_per_second = 1000;
+    let app = spawn_app_with(config).await;
     let t = thread(&app).await;
     let topic = topic(&t.conversation);
     let users = [&t.parent1, &t.parent2, &t.tutor, &t.parent1];
@@ -381,6 +385,9 @@ async fn joining_while_messages_flow_misses_nothing_after_latest_seq() {
     // One sender, as fast as it can: not what the rate limit is for.
     config.socket.rate_per_second = 10_000.0;
     config.socket.rate_burst = 10_000.0;
+    config.limits.messages_per_user_per_second = 10_000;
+    // The sender's family parent joins from 15 sockets.
+    config.limits.sockets_per_user = 20;
     let app = spawn_app_with(config).await;
     let t = thread(&app).await;
     let topic = topic(&t.conversation);

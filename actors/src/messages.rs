@@ -54,6 +54,28 @@ pub struct Close {
     pub reason: &'static str,
 }
 
+/// The closes the server sends for the account's sake, one place for the
+/// codes docs/protocol.md lists. 4000–4999 are the application's own
+/// (RFC 6455 §7.4.2): 4001 says "get a new token", 4003 "you may not".
+impl Close {
+    pub const LOGGED_OUT: Close = Close {
+        code: 1008,
+        reason: "logged out",
+    };
+    pub const TOKEN_EXPIRED: Close = Close {
+        code: 4001,
+        reason: "token expired",
+    };
+    pub const SUSPENDED: Close = Close {
+        code: 4003,
+        reason: "account suspended",
+    };
+    pub const SHUTTING_DOWN: Close = Close {
+        code: 1001,
+        reason: "server shutting down",
+    };
+}
+
 /// A socket asks to join a topic actor's topic.
 #[derive(Message)]
 #[rtype(result = "Result<Joined, Reply>")]

@@ -1,6 +1,11 @@
-//! A token bucket per socket, and the rule for closing abusive sockets.
+//! A token bucket per socket (every frame costs a token), the rule for
+//! closing abusive sockets, and the per-user bucket for chat messages that
+//! every socket of a user shares.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimit {
@@ -67,9 +72,66 @@ impl TokenBucket {
     }
 }
 
+/// Chat messages one user may send, across all their sockets: a bucket of
+/// `per_second` tokens refilled at `per_second` a second. It runs on the
+/// injected clock (unlike the per-socket frame bucket, a transport guard on
+/// the monotonic clock) because it is an account-level limit like the other
+/// `[limits]`, and so tests can hold time still.
+#[derive(Debug)]
+pub struct MessageRate {
+    per_second: f64,
+    tokens: f64,
+    last: DateTime<Utc>,
+}
+
+/// One user's [`MessageRate`], shared by their sockets.
+pub type SharedMessageRate = Arc<Mutex<MessageRate>>;
+
+impl MessageRate {
+    pub fn new(per_second: u32, now: DateTime<Utc>) -> Self {
+        let per_second = f64::from(per_second);
+        Self {
+            per_second,
+            tokens: per_second,
+            last: now,
+        }
+    }
+
+    /// Takes a token if there is one. A clock moved backwards refills
+    /// nothing rather than taking tokens away.
+    pub fn try_take(&mut self, now: DateTime<Utc>) -> bool {
+        let elapsed = (now - self.last).to_std().unwrap_or_default();
+        if now > self.last {
+            self.last = now;
+        }
+        self.tokens = (self.tokens + elapsed.as_secs_f64() * self.per_second).min(self.per_second);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_rate_allows_a_second_worth_then_refills_with_the_clock() {
+        let t0 = DateTime::<Utc>::UNIX_EPOCH;
+        let mut r = MessageRate::new(3, t0);
+        assert!((0..3).all(|_| r.try_take(t0)));
+        assert!(!r.try_take(t0), "the fourth in the same instant");
+        // A third of a second at 3/s is one token.
+        assert!(r.try_take(t0 + chrono::Duration::milliseconds(334)));
+        assert!(!r.try_take(t0 + chrono::Duration::milliseconds(334)));
+        // Never more than a second's worth, however long the quiet.
+        let later = t0 + chrono::Duration::hours(1);
+        assert!((0..3).all(|_| r.try_take(later)));
+        assert!(!r.try_take(later));
+    }
 
     const LIMIT: RateLimit = RateLimit {
         per_second: 10.0,

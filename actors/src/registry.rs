@@ -1,5 +1,7 @@
 //! The hub: finds or starts the actor behind a topic, and knows every live
-//! socket by user and by login session.
+//! socket by user and by login session. It admits sockets up to the
+//! per-user cap and hands each user's sockets their shared chat-message
+//! bucket.
 //!
 //! It is the only owner of those maps. Topic actors are started on first use
 //! under a `Supervisor` and forgotten when they report themselves idle.
@@ -17,6 +19,7 @@ use crate::conversation::ConversationActor;
 use crate::group::{self, GroupActor};
 use crate::identity::Identity;
 use crate::messages::{Broadcast, Close, Idle, Push, Retire, SocketId};
+use crate::rate_limit::{MessageRate, SharedMessageRate};
 use crate::store::{ChatStore, GroupKind};
 
 pub struct Registry {
@@ -32,6 +35,13 @@ pub struct Registry {
     next_socket: SocketId,
     /// Set at shutdown: new sockets are refused.
     closing: bool,
+    /// Sockets admitted ([`Admit`]) but not yet connected, by user: they
+    /// count toward the cap so two upgrades at once cannot both take the
+    /// last place.
+    pending: HashMap<String, u32>,
+    /// Each connected user's chat-message bucket, shared by their sockets;
+    /// forgotten with their last socket.
+    message_rates: HashMap<String, SharedMessageRate>,
 }
 
 struct SocketEntry {
@@ -54,6 +64,8 @@ impl Registry {
             by_session: HashMap::new(),
             next_socket: 1,
             closing: false,
+            pending: HashMap::new(),
+            message_rates: HashMap::new(),
         }
     }
 }
@@ -66,19 +78,120 @@ impl Actor for Registry {
     }
 }
 
-/// A socket has opened; answers its id, or `None` while shutting down.
+/// Asks for a place for one more socket of `user_id`, before the upgrade:
+/// refused when the user already holds `limit` sockets (open or admitted).
 #[derive(Message)]
-#[rtype(result = "Option<SocketId>")]
+#[rtype(result = "Result<Ticket, TooManySockets>")]
+pub struct Admit {
+    pub user_id: String,
+    pub limit: u32,
+}
+
+/// The user already holds as many sockets as they may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("at most {limit} sockets per user")]
+pub struct TooManySockets {
+    pub limit: u32,
+}
+
+/// A place held for a socket between [`Admit`] and [`Connect`]. Dropped
+/// without connecting (the upgrade failed, the actor never started), it
+/// gives the place back.
+#[derive(Debug)]
+pub struct Ticket {
+    user_id: String,
+    registry: Addr<Registry>,
+    held: bool,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.held {
+            self.registry.do_send(Release {
+                user_id: std::mem::take(&mut self.user_id),
+            });
+        }
+    }
+}
+
+/// Gives back a [`Ticket`]'s place.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Release {
+    user_id: String,
+}
+
+impl Registry {
+    fn open_sockets(&self, user_id: &str) -> u32 {
+        let open = self.by_user.get(user_id).map_or(0, HashSet::len);
+        let pending = self.pending.get(user_id).copied().unwrap_or(0);
+        u32::try_from(open)
+            .unwrap_or(u32::MAX)
+            .saturating_add(pending)
+    }
+
+    fn unpend(&mut self, user_id: &str) {
+        if let Some(n) = self.pending.get_mut(user_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.pending.remove(user_id);
+            }
+        }
+    }
+}
+
+impl Handler<Admit> for Registry {
+    type Result = Result<Ticket, TooManySockets>;
+
+    fn handle(&mut self, msg: Admit, ctx: &mut Self::Context) -> Self::Result {
+        if self.open_sockets(&msg.user_id) >= msg.limit {
+            return Err(TooManySockets { limit: msg.limit });
+        }
+        *self.pending.entry(msg.user_id.clone()).or_default() += 1;
+        Ok(Ticket {
+            user_id: msg.user_id,
+            registry: ctx.address(),
+            held: true,
+        })
+    }
+}
+
+impl Handler<Release> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Release, _ctx: &mut Self::Context) {
+        self.unpend(&msg.user_id);
+    }
+}
+
+/// A socket has opened with the place its [`Ticket`] holds; answers its id
+/// and its user's chat-message bucket, or `None` while shutting down.
+#[derive(Message)]
+#[rtype(result = "Option<Connected>")]
 pub struct Connect {
     pub identity: Identity,
     pub push: Recipient<Push>,
     pub close: Recipient<Close>,
+    pub ticket: Ticket,
+    /// The user's chat messages a second, for a bucket made now.
+    pub messages_per_second: u32,
+}
+
+/// The registry knows the socket.
+#[derive(Debug)]
+pub struct Connected {
+    pub id: SocketId,
+    pub message_rate: SharedMessageRate,
 }
 
 impl Handler<Connect> for Registry {
-    type Result = Option<SocketId>;
+    type Result = Option<Connected>;
 
-    fn handle(&mut self, msg: Connect, _ctx: &mut Self::Context) -> Option<SocketId> {
+    fn handle(&mut self, mut msg: Connect, _ctx: &mut Self::Context) -> Option<Connected> {
+        // The place turns into an open socket (or, when shutting down, is
+        // simply given back).
+        msg.ticket.held = false;
+        self.unpend(&msg.ticket.user_id);
         if self.closing {
             return None;
         }
@@ -89,6 +202,17 @@ impl Handler<Connect> for Registry {
             session_id,
             ..
         } = msg.identity;
+        let clock = &self.clock;
+        let message_rate = self
+            .message_rates
+            .entry(user_id.clone())
+            .or_insert_with(|| {
+                Arc::new(std::sync::Mutex::new(MessageRate::new(
+                    msg.messages_per_second,
+                    clock.now(),
+                )))
+            })
+            .clone();
         self.by_user.entry(user_id.clone()).or_default().insert(id);
         self.by_session
             .entry(session_id.clone())
@@ -103,7 +227,7 @@ impl Handler<Connect> for Registry {
                 close: msg.close,
             },
         );
-        Some(id)
+        Some(Connected { id, message_rate })
     }
 }
 
@@ -129,6 +253,9 @@ impl Handler<Disconnect> for Registry {
         if let Some(entry) = self.sockets.remove(&msg.socket_id) {
             remove_from(&mut self.by_user, &entry.user_id, msg.socket_id);
             remove_from(&mut self.by_session, &entry.session_id, msg.socket_id);
+            if !self.by_user.contains_key(&entry.user_id) {
+                self.message_rates.remove(&entry.user_id);
+            }
         }
     }
 }
@@ -260,10 +387,30 @@ impl Handler<CloseSession> for Registry {
             .unwrap_or_default();
         for id in &ids {
             if let Some(s) = self.sockets.get(id) {
-                s.close.do_send(Close {
-                    code: 1008,
-                    reason: "logged out",
-                });
+                s.close.do_send(Close::LOGGED_OUT);
+            }
+        }
+        ids.len()
+    }
+}
+
+/// Closes every socket of a user with `close` (an admin suspended the
+/// account: [`Close::SUSPENDED`]). Answers how many were closed.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CloseUser {
+    pub user_id: String,
+    pub close: Close,
+}
+
+impl Handler<CloseUser> for Registry {
+    type Result = usize;
+
+    fn handle(&mut self, msg: CloseUser, _ctx: &mut Self::Context) -> usize {
+        let ids = self.by_user.get(&msg.user_id).cloned().unwrap_or_default();
+        for id in &ids {
+            if let Some(s) = self.sockets.get(id) {
+                s.close.do_send(msg.close.clone());
             }
         }
         ids.len()
@@ -282,10 +429,7 @@ impl Handler<CloseAll> for Registry {
     fn handle(&mut self, _: CloseAll, _ctx: &mut Self::Context) -> usize {
         self.closing = true;
         for s in self.sockets.values() {
-            s.close.do_send(Close {
-                code: 1001,
-                reason: "server shutting down",
-            });
+            s.close.do_send(Close::SHUTTING_DOWN);
         }
         self.sockets.len()
     }

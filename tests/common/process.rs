@@ -40,6 +40,7 @@ pub fn start_logging(dir: &Path, filter: &str) -> Server {
         .env("CMS_LOG_FILTER", filter)
         // The test sends in bursts far above a person's rate.
         .env("CMS_SOCKET_RATE_BURST", "100000")
+        .env("CMS_LIMITS_MESSAGES_PER_USER_PER_SECOND", "100000")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -5,10 +5,15 @@
 //! {token}})`) or from `Sec-WebSocket-Protocol`, where phoenix.js 1.8's
 //! `authToken` option sends `base64url.bearer.phx.<base64url(token)>` next
 //! to `phoenix`, so tokens need not appear in URLs and logs. Anything wrong
-//! is answered 403 without an upgrade.
+//! is answered 403 without an upgrade; a user already holding
+//! `limits.sockets_per_user` sockets is answered 429 without one.
+//!
+//! The socket lives until its token's `exp` at most (it closes with 4001
+//! then), so the expiry is read from the token here and handed to it.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use base64::Engine;
+use cms_actors::socket::{self, AdmitError};
 use serde_json::json;
 
 use crate::routes::error::ApiError;
@@ -65,10 +70,31 @@ pub async fn socket(
         Err(ApiError::Unauthorized) => return Ok(forbidden("bad, expired or revoked token")),
         Err(e) => return Err(e.into()),
     };
-    cms_actors::socket::start(
-        user.identity(),
+    // `authenticate` has just checked it; read again only for its expiry.
+    let Some(expires_at) = state
+        .keys
+        .verify(&token, state.clock.now())
+        .and_then(|c| chrono::DateTime::from_timestamp(c.exp, 0))
+    else {
+        return Ok(forbidden("bad, expired or revoked token"));
+    };
+    let config = &state.socket_config;
+    let admitted = match socket::admit(&state.registry, user.identity(), expires_at, config).await {
+        Ok(a) => a,
+        Err(AdmitError::TooManySockets(too_many)) => {
+            let message = format!("{too_many}; close one first");
+            return Ok(ApiError::TooMany {
+                message,
+                retry_after: None,
+            }
+            .error_response());
+        }
+        Err(AdmitError::Unavailable(e)) => return Err(ApiError::internal(e).into()),
+    };
+    socket::start(
+        admitted,
         state.registry.clone(),
-        state.socket_config,
+        config.clone(),
         &req,
         stream,
     )

@@ -11,6 +11,8 @@ use serde::Deserialize;
 use crate::routes::error::ApiError;
 use crate::routes::extract::AdminUser;
 use crate::state::AppState;
+use cms_actors::messages::Close;
+use cms_actors::registry::CloseUser;
 use cms_domain::tutor::TutorStatus;
 use cms_store::StoreError;
 
@@ -82,6 +84,16 @@ pub async fn set_status(
         .await
     {
         Err(StoreError::NotFound) => Err(ApiError::NotFound("no such tutor profile".into())),
-        other => Ok(HttpResponse::Ok().json(other?)),
+        other => {
+            let profile = other?;
+            if matches!(body.status, Decision::Suspended) {
+                // A suspended account keeps no live socket (4003).
+                state.registry.do_send(CloseUser {
+                    user_id: id.as_str().to_owned(),
+                    close: Close::SUSPENDED,
+                });
+            }
+            Ok(HttpResponse::Ok().json(profile))
+        }
     }
 }
