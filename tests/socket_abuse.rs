@@ -154,6 +154,11 @@ async fn suspending_a_tutor_closes_their_sockets_with_4003_only() {
         assert_eq!(closed, Some((4003, "account suspended".to_owned())));
     }
     bystander.heartbeat().await.expect("others untouched");
+    // The token they still hold opens no new socket.
+    match PhxClient::connect(&app.ws_url(&tutor.token)).await {
+        Err(ClientError::Http(403)) => {}
+        other => panic!("a suspended tutor upgraded: {:?}", other.map(|_| ())),
+    }
 }
 
 #[actix_web::test]

@@ -4,16 +4,19 @@
 //! The token comes from the `token` query param (`new Socket(url, {params:
 //! {token}})`) or from `Sec-WebSocket-Protocol`, where phoenix.js 1.8's
 //! `authToken` option sends `base64url.bearer.phx.<base64url(token)>` next
-//! to `phoenix`, so tokens need not appear in URLs and logs. Anything wrong
-//! is answered 403 without an upgrade; a user already holding
-//! `limits.sockets_per_user` sockets is answered 429 without one.
+//! to `phoenix`, so tokens need not appear in URLs and logs. Anything wrong,
+//! or a suspended tutor, is answered 403 without an upgrade; a user already
+//! holding `limits.sockets_per_user` sockets is answered 429 without one.
 //!
 //! The socket lives until its token's `exp` at most (it closes with 4001
 //! then), so the expiry is read from the token here and handed to it.
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use base64::Engine;
+use cms_actors::Role;
 use cms_actors::socket::{self, AdmitError};
+use cms_domain::tutor::TutorStatus;
+use cms_store::StoreError;
 use serde_json::json;
 
 use crate::routes::error::ApiError;
@@ -70,6 +73,17 @@ pub async fn socket(
         Err(ApiError::Unauthorized) => return Ok(forbidden("bad, expired or revoked token")),
         Err(e) => return Err(e.into()),
     };
+    // Suspension closed the tutor's sockets (4003); it also keeps them
+    // from opening new ones with a token they still hold.
+    if user.role == Role::Tutor {
+        match state.store.tutor_profile(&user.user_id).await {
+            Ok(p) if p.status == TutorStatus::Suspended => {
+                return Ok(forbidden("account suspended"));
+            }
+            Ok(_) | Err(StoreError::NotFound) => {}
+            Err(e) => return Err(ApiError::from(e).into()),
+        }
+    }
     // `authenticate` has just checked it; read again only for its expiry.
     let Some(expires_at) = state
         .keys
