@@ -46,7 +46,8 @@ async fn a_parent_cancelling_at_24h_plus_and_minus_one_second() {
     clock.set(at("2027-03-09T15:59:59Z"));
     let (status, res) = cancel(&app, &s.parent, &early, json!({ "reason": "school trip" })).await;
     assert_eq!(status, 200, "{res}");
-    assert_eq!(outcome(&res), (Some(false), Some(1)));
+    // Free, and no credit: nothing was paid in advance.
+    assert_eq!(outcome(&res), (Some(false), Some(0)));
     let o = &res["occurrences"][0];
     assert_eq!(o["status"], "cancelled");
     assert_eq!(o["cancellations"][0]["notice_secs"], 24 * 3600 + 1);
@@ -61,7 +62,7 @@ async fn a_parent_cancelling_at_24h_plus_and_minus_one_second() {
         res["occurrences"][0]["cancellations"][0]["chargeable"],
         true
     );
-    assert_eq!(credits(&app, &s.parent).await, ["available"]);
+    assert!(credits(&app, &s.parent).await.is_empty());
 
     // Cancelling twice, or after the start, is refused.
     let (status, _) = cancel(&app, &s.parent, &late, json!({ "reason": "again" })).await;
@@ -120,7 +121,7 @@ async fn credits_expire_after_the_configured_period() {
         booking(&s.tutor, &[kid], "2027-03-10T16:00"),
     )
     .await;
-    cancel(&app, &s.parent, &lesson, json!({ "reason": "holiday" })).await;
+    cancel(&app, &s.tutor, &lesson, json!({ "reason": "tutor away" })).await;
     assert_eq!(credits(&app, &s.parent).await, ["available"]);
     clock.set(at("2027-06-01T09:00:00Z"));
     assert_eq!(
@@ -269,4 +270,60 @@ async fn a_parent_leaving_a_shared_group_lesson_withdraws_only_their_children() 
     assert_eq!(o["status"], "booked", "the lesson goes on for the others");
     assert_eq!(o["students"].as_array().unwrap().len(), 1);
     assert_eq!(o["students"][0]["id"], s.kids[0].as_str());
+}
+
+/// The farm found by probing: join another family's group lesson days
+/// ahead, cancel with notice, collect a makeup credit, book with it, repeat.
+/// A credit now only comes back to a seat that was paid with one.
+#[actix_web::test]
+async fn the_credit_farm_cycle_earns_nothing_and_a_prepaid_seat_gets_its_credit_back() {
+    let (app, clock) = spawn_app_at("2027-03-01T09:00:00Z").await;
+    let s = school(&app, 1).await;
+    let mut body = booking(&s.tutor, &[&s.kids[0]], "2027-03-10T16:00");
+    body["group"] = json!(true);
+    let group = book_ok(&app, &s.parent, body).await;
+    let id = group["id"].as_str().unwrap();
+
+    let farmer = app.register("parent", "Farmer Parent").await;
+    let kid = common::sched::student(&app, &farmer, "Farmed").await;
+    for _ in 0..3 {
+        let (status, res) = app
+            .post(
+                &format!("/api/v1/lessons/{id}/students"),
+                Some(&farmer.token),
+                json!({ "student_ids": [kid] }),
+            )
+            .await;
+        assert_eq!(status, 200, "{res}");
+        let (status, res) = app
+            .post(
+                &format!("/api/v1/lessons/{id}/cancel"),
+                Some(&farmer.token),
+                json!({ "reason": "changed my mind" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{res}");
+        assert_eq!(outcome(&res), (Some(false), Some(0)), "{res}");
+    }
+    assert!(credits(&app, &farmer).await.is_empty());
+    let mut spend = booking(&s.tutor, &[&kid], "2027-03-12T16:00");
+    spend["use_credit"] = json!(true);
+    let (status, res) = app.post("/api/v1/bookings", Some(&farmer.token), spend).await;
+    assert_eq!(status, 409, "{res}");
+
+    // A lesson the family was owed and lost earns a credit; the makeup it
+    // pays for, cancelled with notice, gives that credit back, once.
+    let owed = book_ok(&app, &s.parent, booking(&s.tutor, &[&s.kids[0]], "2027-03-11T16:00")).await;
+    cancel(&app, &s.tutor, &owed, json!({ "reason": "tutor unwell" })).await;
+    let mut makeup = booking(&s.tutor, &[&s.kids[0]], "2027-03-18T16:00");
+    makeup["use_credit"] = json!(true);
+    let paid = book_ok(&app, &s.parent, makeup).await;
+    assert_eq!(credits(&app, &s.parent).await, ["used"]);
+    clock.set(at("2027-03-15T09:00:00Z"));
+    let (status, res) = cancel(&app, &s.parent, &paid, json!({ "reason": "away" })).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(outcome(&res), (Some(false), Some(1)));
+    let mut states = credits(&app, &s.parent).await;
+    states.sort();
+    assert_eq!(states, ["available", "used"]);
 }

@@ -18,6 +18,7 @@ use super::{PLAN_ATTEMPTS, may_see, not_found, push};
 use crate::notify::{self, jobs::Kind};
 use cms_domain::Caller;
 use cms_domain::scheduling::time::{self, StartSpec};
+use cms_domain::scheduling::policy::Makeup;
 use cms_store::lessons::{
     LessonChange, LessonState, NewCancellation, NewCredit, NewLessons, NewOccurrence,
 };
@@ -139,7 +140,6 @@ pub async fn cancel(
                 ));
             }
         };
-        let ending_series = req.scope == Scope::Following;
         let mut changes = Vec::new();
         let mut credits_issued = 0;
         let mut chargeable = false;
@@ -161,7 +161,7 @@ pub async fn cancel(
                 .cloned()
                 .collect();
             told.extend(leaving.iter().map(|s| s.family_id.clone()));
-            let outcome = policy.outcome(who, l.starts_at, now, ending_series);
+            let outcome = policy.outcome(who, l.starts_at, now);
             let mut c = LessonChange::of(l);
             if leaving.len() == l.seats.len() {
                 c.status = LessonStatus::Cancelled;
@@ -193,18 +193,20 @@ pub async fn cancel(
                 notice_secs: (l.starts_at - now).num_seconds(),
                 chargeable: outcome.chargeable,
             });
-            if outcome.credit {
-                let expires = ts(now + policy.credit_valid);
-                c.credits = leaving
-                    .iter()
-                    .map(|s| NewCredit {
-                        family: s.family_id.clone(),
-                        student: s.id.clone(),
-                        reason: format!("{} cancelled", who.as_str()),
-                        expires_at: expires.clone(),
-                    })
-                    .collect();
-            }
+            let expires = ts(now + policy.credit_valid);
+            c.credits = leaving
+                .iter()
+                .filter(|s| outcome.credits(l.credit_student_ids.contains(&s.id)))
+                .map(|s| NewCredit {
+                    family: s.family_id.clone(),
+                    student: s.id.clone(),
+                    reason: match outcome.makeup {
+                        Makeup::ReturnPrepaid => "credit returned: cancelled with notice".into(),
+                        _ => format!("{} cancelled", who.as_str()),
+                    },
+                    expires_at: expires.clone(),
+                })
+                .collect();
             credits_issued += c.credits.len();
             chargeable |= outcome.chargeable;
             changes.push(c);

@@ -38,7 +38,8 @@ const STATE_FIELDS: &str = "record::id(id) AS id, record::id(tutor) AS tutor_id,
      price_pence, version, record::id(subject) AS subject_id, \
      IF series THEN record::id(series) ELSE NONE END AS series_id, \
      IF template THEN record::id(template) ELSE NONE END AS template_id, \
-     array::map(credits, |$c| record::id($c)) AS credit_ids";
+     array::map(credits, |$c| record::id($c)) AS credit_ids, \
+     array::map(credits, |$c| record::id($c.student)) AS credit_student_ids";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Seat {
@@ -69,6 +70,9 @@ pub struct LessonState {
     pub template_id: Option<String>,
     #[serde(default)]
     pub credit_ids: Vec<String>,
+    /// The students whose seats were paid with those credits.
+    #[serde(default)]
+    pub credit_student_ids: Vec<String>,
 }
 
 impl LessonState {
