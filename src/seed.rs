@@ -147,7 +147,7 @@ impl Seeder<'_> {
             .await?;
         let (c, _) = self
             .store
-            .open_conversation(&family, &tutor.id, None, self.now)
+            .open_conversation(&family, &tutor.id, None, u32::MAX, self.now)
             .await?;
         people.push(tutor);
         Ok(SeededConversation {

@@ -135,6 +135,23 @@ pub async fn book(
             "parents book for their children; admins for anyone".into(),
         ));
     }
+    // Counted before any other work, refused ones too: the cap is on
+    // requests, so a script cannot probe the calendar without end. Admins
+    // book on families' behalf and are not counted.
+    if user.role == Role::Parent {
+        let family = user.parent_family().ok_or_else(super::no_family)?;
+        let cap = deps.bookings_per_family_per_day;
+        if deps.store.count_booking_request(family, now).await? > cap {
+            let midnight = (now + Duration::days(1))
+                .date_naive()
+                .and_hms_opt(0, 0, 0)
+                .map_or(now + Duration::days(1), |t| t.and_utc());
+            return Err(LessonError::TooMany {
+                message: format!("a family may make {cap} booking requests a day"),
+                retry_after: (midnight - now).to_std().unwrap_or_default(),
+            });
+        }
+    }
     // Students: 1 to 4, distinct, existing, the parent's own.
     let mut student_ids: Vec<String> = req.student_ids.iter().map(ToString::to_string).collect();
     student_ids.sort();

@@ -26,6 +26,12 @@ pub enum LessonError {
         message: String,
         clashes: Vec<Clash>,
     },
+    /// A limit was hit; worth trying again after `retry_after`.
+    #[error("{message}")]
+    TooMany {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// Boxed: a store error is large, and lesson errors travel by value.
     #[error(transparent)]
     Store(Box<StoreError>),

@@ -40,6 +40,8 @@ pub struct Lessons {
     pub notifier: NotifyHandle,
     pub scheduling: SchedulingConfig,
     pub reminders: RemindersConfig,
+    /// Booking requests a family may make a UTC day (`limits.*`).
+    pub bookings_per_family_per_day: u32,
 }
 
 /// Times a plan is made again after the store refused it as stale or

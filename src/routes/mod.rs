@@ -17,6 +17,7 @@ mod health;
 pub mod lessons;
 pub mod notifications;
 mod openapi;
+pub mod page;
 pub mod tutors;
 mod window;
 

@@ -52,6 +52,29 @@ pub enum Scope<'a> {
     All,
 }
 
+/// A place in a conversation list, which runs newest activity (last message,
+/// else creation) first, ties broken by id: the next page starts after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationCursor {
+    pub activity: DateTime<Utc>,
+    pub id: String,
+}
+
+/// One page of a conversation list; `next` is where the following page
+/// starts, `None` on the last.
+#[derive(Debug, Clone)]
+pub struct ConversationPage {
+    pub items: Vec<ConversationSummary>,
+    pub next: Option<ConversationCursor>,
+}
+
+#[derive(Deserialize)]
+struct Listed {
+    #[serde(flatten)]
+    conversation: ConversationRow,
+    activity: DateTime<Utc>,
+}
+
 impl Store {
     /// The thread between a family and a tutor (about one student, or
     /// general); created unless it exists. `true` when created now.
@@ -60,6 +83,7 @@ impl Store {
         family_id: &str,
         tutor_id: &str,
         student_id: Option<&str>,
+        cap: u32,
         now: DateTime<Utc>,
     ) -> Result<(ConversationRow, bool), StoreError> {
         let find = format!(
@@ -73,18 +97,31 @@ impl Store {
             return Ok((c, false));
         }
         let id = new_key();
+        // The pair's counter row is written with the new thread, so two
+        // opens racing past the count conflict and one retries and counts
+        // the other. Existing stores start the counter from the count.
         let create = format!(
-            "CREATE type::record('conversation', $id) CONTENT {{
+            "BEGIN TRANSACTION;
+             LET $pair = type::record('conversation_pair', [$family, $tutor]);
+             LET $open = count(SELECT id FROM conversation
+                 WHERE family = type::record('family', $family) AND tutor = type::record('user', $tutor));
+             IF $open >= $cap {{
+                 THROW 'conflict: your family already has ' + <string>$cap + ' conversations with this tutor'
+             }};
+             UPSERT $pair SET n = $open + 1 RETURN NONE;
+             CREATE type::record('conversation', $id) CONTENT {{
                  family: type::record('family', $family), tutor: type::record('user', $tutor),
                  student: IF $student != NONE THEN type::record('student', $student) ELSE NONE END,
                  last_seq: 0, created_at: <datetime>$now
              }} RETURN NONE;
+             COMMIT TRANSACTION;
              SELECT {CONVERSATION_FIELDS} FROM ONLY type::record('conversation', $id);"
         );
         let mut vars = vars;
         vars["id"] = json!(id);
         vars["now"] = json!(ts(now));
-        match self.row(&create, vars.clone(), 1).await {
+        vars["cap"] = json!(cap);
+        match self.row(&create, vars.clone(), 7).await {
             Ok(c) => Ok((c, true)),
             // Opened by someone else at the same moment: theirs stands.
             Err(StoreError::Duplicate(_)) => Ok((self.row(&find, vars, 0).await?, false)),
@@ -98,22 +135,53 @@ impl Store {
         self.row(&sql, json!({ "id": id }), 0).await
     }
 
+    /// Up to `limit` of the conversations in `scope`, newest activity
+    /// first, starting after `after`.
     pub async fn list_conversations(
         &self,
         scope: Scope<'_>,
         user_id: &str,
-    ) -> Result<Vec<ConversationSummary>, StoreError> {
-        let (filter, key) = match scope {
-            Scope::Family(f) => ("WHERE family = type::record('family', $key)", f),
-            Scope::Tutor(t) => ("WHERE tutor = type::record('user', $key)", t),
-            Scope::All => ("", ""),
+        limit: usize,
+        after: Option<&ConversationCursor>,
+    ) -> Result<ConversationPage, StoreError> {
+        let (mut filter, key) = match scope {
+            Scope::Family(f) => (vec!["family = type::record('family', $key)"], f),
+            Scope::Tutor(t) => (vec!["tutor = type::record('user', $key)"], t),
+            Scope::All => (vec![], ""),
+        };
+        if after.is_some() {
+            filter.push(
+                "((last_message_at ?? created_at) < <datetime>$at
+                  OR ((last_message_at ?? created_at) = <datetime>$at AND record::id(id) < $after))",
+            );
+        }
+        let filter = if filter.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", filter.join(" AND "))
         };
         let sql = format!(
-            "SELECT {CONVERSATION_FIELDS}, last_message_at FROM conversation {filter}
-             ORDER BY last_message_at DESC LIMIT 500"
+            "SELECT {CONVERSATION_FIELDS}, (last_message_at ?? created_at) AS activity
+             FROM conversation {filter}
+             ORDER BY activity DESC, id DESC LIMIT $take"
         );
-        let rows: Vec<ConversationRow> = self.rows(&sql, json!({ "key": key }), 0).await?;
-        let mut out = Vec::with_capacity(rows.len());
+        let vars = json!({
+            "key": key,
+            "at": after.map(|c| ts(c.activity)),
+            "after": after.map(|c| c.id.as_str()),
+            // One more than asked tells whether another page follows.
+            "take": limit + 1,
+        });
+        let mut listed: Vec<Listed> = self.rows(&sql, vars, 0).await?;
+        let next = (listed.len() > limit).then(|| {
+            listed.truncate(limit);
+            listed.last().map(|l| ConversationCursor {
+                activity: l.activity,
+                id: l.conversation.id.clone(),
+            })
+        });
+        let rows = listed.into_iter().map(|l| l.conversation);
+        let mut out = Vec::with_capacity(limit);
         for c in rows {
             let unread: Option<u64> = self
                 .rows(
@@ -134,7 +202,10 @@ impl Store {
                 last_message,
             });
         }
-        Ok(out)
+        Ok(ConversationPage {
+            items: out,
+            next: next.flatten(),
+        })
     }
 
     pub async fn revisions(&self, conversation_id: &str) -> Result<Vec<RevisionRow>, StoreError> {

@@ -11,6 +11,7 @@ pub mod conversations;
 mod credits;
 mod feeds;
 pub mod lessons;
+mod limits;
 mod migrate;
 pub mod notify;
 mod sessions;

@@ -25,6 +25,14 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_notifications.surql",
         sql: include_str!("../../migrations/0003_notifications.surql"),
     },
+    Migration {
+        name: "0004_limits.surql",
+        sql: include_str!("../../migrations/0004_limits.surql"),
+    },
+    Migration {
+        name: "0005_children_cap.surql",
+        sql: include_str!("../../migrations/0005_children_cap.surql"),
+    },
 ];
 
 impl Store {

@@ -47,6 +47,9 @@ pub fn test_config() -> Config {
         .join(format!("cms-test-outbox-{}", std::process::id()))
         .to_string_lossy()
         .into_owned();
+    // Every test's clients share one loopback address; the sign-up limit
+    // is tested with its own small value (tests/account_abuse.rs).
+    c.limits.register_per_address_per_hour = 10_000;
     c
 }
 
@@ -61,11 +64,18 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
 /// A server whose clock stands at `now` until the test moves it. Tokens
 /// live for a year so moving the clock does not log anyone out.
 pub async fn spawn_app_at(now: &str) -> (TestApp, std::sync::Arc<cms_actors::ManualClock>) {
+    spawn_app_at_with(test_config(), now).await
+}
+
+/// [`spawn_app_at`] with a config of the test's own.
+pub async fn spawn_app_at_with(
+    mut config: Config,
+    now: &str,
+) -> (TestApp, std::sync::Arc<cms_actors::ManualClock>) {
     let now = chrono::DateTime::parse_from_rfc3339(now)
         .expect("rfc3339")
         .with_timezone(&chrono::Utc);
     let clock = std::sync::Arc::new(cms_actors::ManualClock::new(now));
-    let mut config = test_config();
     config.auth.token_ttl_secs = 366 * 24 * 3600;
     (spawn_app_on(config, clock.clone()).await, clock)
 }

@@ -3,14 +3,15 @@
 use actix_web::{HttpResponse, web};
 use actix_web::{get, post};
 use cms_actors::Role;
-use cms_domain::ids::{StudentId, UserId};
+use cms_domain::ids::{ConversationId, StudentId, UserId};
 use serde::Deserialize;
 
 use crate::routes::error::ApiError;
+use crate::routes::page;
 use crate::routes::extract::{AuthUser, ParentUser};
 use crate::state::AppState;
 use cms_store::StoreError;
-use cms_store::conversations::Scope;
+use cms_store::conversations::{ConversationCursor, Scope};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -25,7 +26,9 @@ pub struct NewConversation {
 /// thread with a student without the student's parents.
 #[utoipa::path(request_body = NewConversation,
     responses((status = 403, description = "the caller is not a parent with a family", body = crate::routes::ErrorBody), (status = 201, body = cms_store::ConversationRow), (status = 200, body = cms_store::ConversationRow),
-              (status = 404, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+              (status = 404, body = crate::routes::ErrorBody),
+              (status = 409, description = "the family has `limits.conversations_per_pair` conversations with this tutor", body = crate::routes::ErrorBody)),
+    security(("bearer" = [])))]
 #[post("/conversations")]
 pub async fn create_conversation(
     state: web::Data<AppState>,
@@ -55,6 +58,7 @@ pub async fn create_conversation(
             family,
             &tutor.id,
             body.student_id.as_ref().map(StudentId::as_str),
+            state.limits.conversations_per_pair,
             state.clock.now(),
         )
         .await?;
@@ -65,18 +69,53 @@ pub async fn create_conversation(
     })
 }
 
-#[utoipa::path(
-    responses((status = 200, body = Vec<cms_store::ConversationSummary>)), security(("bearer" = [])))]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// 1 to 100; 50 when absent.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// Where the page starts: from the previous page's `Link` header.
+    pub cursor: Option<String>,
+}
+
+/// The caller's conversations, newest activity first, a page at a time
+/// (docs/rest.md).
+#[utoipa::path(params(ListQuery),
+    responses((status = 200, body = Vec<cms_store::ConversationSummary>,
+        headers(("Link" = String, description = "`<url>; rel=\"next\"` when another page follows")))),
+    security(("bearer" = [])))]
 #[get("/conversations")]
 pub async fn list_conversations(
     state: web::Data<AppState>,
     user: AuthUser,
+    q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let limit = page::limit(q.limit)?;
+    let after = match &q.cursor {
+        Some(c) => {
+            let (activity, id) = page::decode::<ConversationId>(c)?;
+            Some(ConversationCursor {
+                activity,
+                id: id.to_string(),
+            })
+        }
+        None => None,
+    };
     let scope = match (user.role, &user.family_id) {
         (Role::Parent, Some(f)) => Scope::Family(f),
         (Role::Parent, None) => return Ok(HttpResponse::Ok().json(Vec::<()>::new())),
         (Role::Tutor, _) => Scope::Tutor(&user.user_id),
         (Role::Admin, _) => Scope::All,
     };
-    Ok(HttpResponse::Ok().json(state.store.list_conversations(scope, &user.user_id).await?))
+    let found = state
+        .store
+        .list_conversations(scope, &user.user_id, limit, after.as_ref())
+        .await?;
+    let mut res = HttpResponse::Ok();
+    if let Some(next) = &found.next {
+        let cursor = page::encode(next.activity, &next.id);
+        page::link_next(&mut res, "/api/v1/conversations", limit, &cursor);
+    }
+    Ok(res.json(found.items))
 }

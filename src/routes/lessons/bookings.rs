@@ -13,7 +13,9 @@ use crate::state::AppState;
 /// booked and the rest reported under `skipped`.
 #[utoipa::path(request_body = BookingRequest,
     responses((status = 403, description = "the caller's role may not do this", body = crate::routes::ErrorBody), (status = 404, description = "no such student, tutor or template the caller may use", body = crate::routes::ErrorBody), (status = 201, body = BookingResponse), (status = 409, body = crate::routes::ErrorBody),
-              (status = 422, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+              (status = 422, body = crate::routes::ErrorBody),
+              (status = 429, description = "the family made `limits.bookings_per_family_per_day` requests today (UTC); `Retry-After` says until midnight", body = crate::routes::ErrorBody)),
+    security(("bearer" = [])))]
 #[post("/bookings")]
 pub async fn create_booking(
     state: web::Data<AppState>,
