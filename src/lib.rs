@@ -7,6 +7,7 @@ pub mod auth;
 pub mod chat_port;
 pub mod cli;
 pub mod config;
+pub mod http_guard;
 pub mod lessons;
 pub mod notify;
 pub mod routes;

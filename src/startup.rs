@@ -22,7 +22,6 @@ use crate::lessons::Lessons;
 use crate::notify::NotifyHandle;
 use crate::notify::deliver::Notifier;
 use crate::notify::email::{EmailError, Mailer};
-use crate::notify::scheduler::Scheduler;
 use crate::notify::sms::{SmsError, Twilio};
 use crate::state::AppState;
 use cms_store::{Store, StoreError};
@@ -93,7 +92,7 @@ impl Application {
                 )
             }),
         });
-        let notify = NotifyHandle(Scheduler::new(notifier).start());
+        let notify = NotifyHandle::start(notifier);
         let notify_handle = notify.clone();
         let s = &config.socket;
         let lessons = Lessons {
@@ -103,6 +102,7 @@ impl Application {
             notifier: notify.clone(),
             scheduling: config.scheduling.clone(),
             reminders: config.reminders.clone(),
+            bookings_per_family_per_day: config.limits.bookings_per_family_per_day,
         };
         let state = web::Data::new(AppState {
             store,
@@ -127,22 +127,39 @@ impl Application {
             sms: config.sms.clone(),
             lessons,
             limits: config.limits.clone(),
+            account_guards: crate::auth::AccountGuards::new(&config.limits),
         });
+        // Made now, not on the first login for an unknown address, which
+        // would otherwise stand out by its timing.
+        tokio::spawn(crate::auth::warm_dummy_hash());
         let bind_err = |source| StartupError::Bind {
             addr: config.listen.clone(),
             source,
         };
         let listener = TcpListener::bind(&config.listen).map_err(bind_err)?;
         let local = listener.local_addr().map_err(bind_err)?;
+        // Absolute URLs come from configuration, never a request's Host.
+        let public_url = web::Data::new(config.public_root(local));
         // Made once: mounting the routes on a throwaway app collects them.
         let document = web::Data::new(
             crate::routes::Document::new(&crate::routes::base_document())
                 .map_err(StartupError::Document)?,
         );
+        let https = public_url.0.starts_with("https://");
+        let limits = &config.limits;
+        let http_limits = web::Data::new(crate::http_guard::HttpLimits {
+            connections_per_address: limits.connections_per_address,
+            request_timeout: Duration::from_secs(limits.request_body_timeout_secs),
+        });
+        let connections = crate::http_guard::Connections::default();
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(tracing_actix_log())
+                .wrap(actix_web::middleware::from_fn(crate::http_guard::deadline))
+                .wrap(crate::http_guard::security_headers(https))
+                .app_data(http_limits.clone())
+                .wrap(crate::telemetry::access_log())
                 .app_data(state.clone())
+                .app_data(public_url.clone())
                 .app_data(document.clone())
                 .into_utoipa_app()
                 .configure(crate::routes::configure)
@@ -151,11 +168,16 @@ impl Application {
         // Socket pushes are small frames that must leave at once; with
         // Nagle's algorithm a second push waits for the client's delayed
         // ACK (40 ms on Linux).
-        .on_connect(|conn, _| {
+        .on_connect(move |conn, ext| {
             if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
                 let _ = tcp.set_nodelay(true);
+                if let Ok(peer) = tcp.peer_addr() {
+                    connections.opened(peer.ip(), ext);
+                }
             }
         })
+        // A client has this long to send a request's headers.
+        .client_request_timeout(Duration::from_secs(limits.request_head_timeout_secs))
         .listen(listener)
         .map_err(bind_err)?
         // Signals are handled below, so sockets get a 1001 close first.
@@ -251,12 +273,4 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-fn tracing_actix_log() -> actix_web::middleware::Logger {
-    // Method and path only: Phoenix clients put the bearer token in the
-    // socket URL's query string, and tokens must not reach the logs.
-    actix_web::middleware::Logger::new("%{method}xi %U %s %Dms")
-        .custom_request_replace("method", |req| req.method().to_string())
-        .exclude("/healthz")
 }

@@ -33,6 +33,9 @@ pub enum ApiError {
     /// the body (e.g. `clashes`).
     #[error("{0}")]
     ConflictWith(String, serde_json::Value),
+    /// The request did not arrive in time (a slow body): 408.
+    #[error("{0}")]
+    Timeout(String),
     /// A limit was hit: 429 with `Retry-After` (whole seconds, at least 1)
     /// when the wait is known.
     #[error("{message}")]
@@ -56,6 +59,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) | Self::ConflictWith(..) => "conflict",
             Self::TooMany { .. } => "too_many_requests",
+            Self::Timeout(_) => "request_timeout",
             Self::Internal(_) => "internal",
             Self::Unavailable(_) => "unavailable",
         }
@@ -103,6 +107,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::ConflictWith(..) => StatusCode::CONFLICT,
             Self::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -144,6 +149,10 @@ impl From<LessonError> for ApiError {
             LessonError::Clashes { message, clashes } => {
                 Self::ConflictWith(message, serde_json::json!({ "clashes": clashes }))
             }
+            LessonError::TooMany {
+                message,
+                retry_after,
+            } => Self::too_many(message, retry_after),
             LessonError::Store(e) => (*e).into(),
         }
     }
@@ -176,6 +185,11 @@ pub fn json_error(
     let api = match &err {
         E::Deserialize(e) if e.is_data() => ApiError::Invalid(e.to_string()),
         E::ContentType => ApiError::Malformed("Content-Type must be application/json".into()),
+        E::Payload(actix_web::error::PayloadError::Io(e))
+            if e.kind() == std::io::ErrorKind::TimedOut =>
+        {
+            ApiError::Timeout("the request body did not arrive in time".into())
+        }
         other => ApiError::Malformed(other.to_string()),
     };
     api.into()
