@@ -434,3 +434,183 @@ impl Handler<CloseAll> for Registry {
         self.sockets.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use async_trait::async_trait;
+    use chrono::{DateTime, Utc};
+    use cms_protocol::chat::Message as ChatMessage;
+
+    use crate::clock::ManualClock;
+    use crate::identity::Role;
+    use crate::store::{Appended, ConversationInfo, StoreError};
+
+    /// The admission tests never reach the store.
+    struct NoStore;
+
+    #[async_trait]
+    impl ChatStore for NoStore {
+        async fn conversation(&self, _: &str) -> Result<ConversationInfo, StoreError> {
+            Err(StoreError::NotFound)
+        }
+        async fn group_members(&self, _: GroupKind, _: &str) -> Result<Vec<String>, StoreError> {
+            Err(StoreError::NotFound)
+        }
+        async fn latest_seq(&self, _: &str) -> Result<u64, StoreError> {
+            Err(StoreError::NotFound)
+        }
+        async fn append_message(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+            _: &str,
+            _: DateTime<Utc>,
+        ) -> Result<Appended, StoreError> {
+            Err(StoreError::NotFound)
+        }
+        async fn messages_after(
+            &self,
+            _: &str,
+            _: u64,
+            _: usize,
+        ) -> Result<Vec<ChatMessage>, StoreError> {
+            Err(StoreError::NotFound)
+        }
+        async fn messages_before(
+            &self,
+            _: &str,
+            _: u64,
+            _: usize,
+        ) -> Result<Vec<ChatMessage>, StoreError> {
+            Err(StoreError::NotFound)
+        }
+        async fn set_read_mark(
+            &self,
+            _: &str,
+            _: &str,
+            _: u64,
+            _: DateTime<Utc>,
+        ) -> Result<u64, StoreError> {
+            Err(StoreError::NotFound)
+        }
+        async fn revise_message(
+            &self,
+            _: &str,
+            _: u64,
+            _: &str,
+            _: Option<&str>,
+            _: DateTime<Utc>,
+        ) -> Result<ChatMessage, StoreError> {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    /// Stands in for a socket: records the closes it is sent.
+    struct FakeSocket {
+        closes: Arc<std::sync::Mutex<Vec<u16>>>,
+    }
+
+    impl Actor for FakeSocket {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<Push> for FakeSocket {
+        type Result = ();
+        fn handle(&mut self, _: Push, _: &mut Context<Self>) {}
+    }
+
+    impl Handler<Close> for FakeSocket {
+        type Result = ();
+        fn handle(&mut self, msg: Close, _: &mut Context<Self>) {
+            self.closes.lock().unwrap().push(msg.code);
+        }
+    }
+
+    fn registry() -> Addr<Registry> {
+        let clock = Arc::new(ManualClock::new(DateTime::<Utc>::UNIX_EPOCH));
+        Registry::new(Arc::new(NoStore), clock, Duration::from_secs(60)).start()
+    }
+
+    async fn admit(r: &Addr<Registry>, user: &str) -> Result<Ticket, TooManySockets> {
+        r.send(Admit {
+            user_id: user.into(),
+            limit: 2,
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn connect(r: &Addr<Registry>, user: &str, socket: &Addr<FakeSocket>) -> Connected {
+        let ticket = admit(r, user).await.unwrap();
+        let identity = Identity {
+            user_id: user.into(),
+            name: user.into(),
+            role: Role::Parent,
+            session_id: format!("{user}-session"),
+        };
+        r.send(Connect {
+            identity,
+            push: socket.clone().recipient(),
+            close: socket.clone().recipient(),
+            ticket,
+            messages_per_second: 5,
+        })
+        .await
+        .unwrap()
+        .unwrap()
+    }
+
+    #[actix_rt::test]
+    async fn admitted_places_count_and_a_dropped_ticket_gives_its_place_back() {
+        let r = registry();
+        let _a = admit(&r, "u").await.unwrap();
+        let b = admit(&r, "u").await.unwrap();
+        // Neither has connected yet, and still the third is refused.
+        assert_eq!(
+            admit(&r, "u").await.unwrap_err(),
+            TooManySockets { limit: 2 }
+        );
+        assert!(admit(&r, "v").await.is_ok(), "the cap is per user");
+        // An upgrade that failed drops its ticket.
+        drop(b);
+        assert!(admit(&r, "u").await.is_ok());
+    }
+
+    #[actix_rt::test]
+    async fn a_users_sockets_share_one_message_bucket_and_close_together() {
+        let r = registry();
+        let closes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let socket = FakeSocket {
+            closes: closes.clone(),
+        }
+        .start();
+        let one = connect(&r, "u", &socket).await;
+        let two = connect(&r, "u", &socket).await;
+        let other = connect(&r, "v", &socket).await;
+        assert!(Arc::ptr_eq(&one.message_rate, &two.message_rate));
+        assert!(!Arc::ptr_eq(&one.message_rate, &other.message_rate));
+        // Two open sockets fill the user's places.
+        assert!(admit(&r, "u").await.is_err());
+        let closed = r
+            .send(CloseUser {
+                user_id: "u".into(),
+                close: Close::SUSPENDED,
+            })
+            .await
+            .unwrap();
+        assert_eq!(closed, 2);
+        // A disconnect frees a place.
+        r.send(Disconnect { socket_id: one.id }).await.unwrap();
+        assert!(admit(&r, "u").await.is_ok());
+        // The fake socket has had both closes by now (its mailbox is
+        // drained before this answer comes back).
+        socket
+            .send(Push::new(Topic::Phoenix, "x", &()))
+            .await
+            .unwrap();
+        assert_eq!(*closes.lock().unwrap(), [4003, 4003]);
+    }
+}
