@@ -9,6 +9,7 @@
 //! - [`Refusal`]: why the store turned a change down, typed.
 //! - [`scheduling`]: the time model, recurrence, availability and the
 //!   cancellation policy.
+//! - [`text`]: what a one-line field (a name) may hold.
 //! - [`whole_number`]: integer fields that also take `15.0`, as JSON
 //!   Schema's integers do.
 
@@ -22,6 +23,7 @@ pub mod openapi;
 pub mod refusal;
 pub mod role;
 pub mod scheduling;
+pub mod text;
 pub mod tutor;
 mod vocab;
 pub mod whole_number;

@@ -16,9 +16,17 @@ use cms_store::StoreError;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubject {
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069]*$"
+    )]
     pub name: String,
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069]*$"
+    )]
     pub level: String,
 }
 
@@ -33,7 +41,11 @@ pub struct SubjectUpdate {
 #[serde(deny_unknown_fields)]
 pub struct NewTemplate {
     /// e.g. "GCSE Maths 60 min".
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069]*$"
+    )]
     pub name: String,
     /// 15 to 240, on the quarter hour.
     #[schema(minimum = 15, maximum = 240, multiple_of = 15)]
@@ -45,14 +57,12 @@ pub struct NewTemplate {
     pub price_pence: i64,
 }
 
+/// One line of 1 to `max` characters: these names end up in e-mails and
+/// calendar files, where a line break would change their meaning.
 fn text(field: &str, v: &str, max: usize) -> Result<(), ApiError> {
-    let n = v.trim().chars().count();
-    if n == 0 || n > max {
-        return Err(ApiError::Invalid(format!(
-            "{field} must be 1 to {max} characters"
-        )));
-    }
-    Ok(())
+    cms_domain::text::check_plain_text(field, v, max)
+        .map(|_| ())
+        .map_err(|e| ApiError::Invalid(e.to_string()))
 }
 
 #[utoipa::path(responses((status = 200, body = Vec<cms_store::SubjectRow>)), security(("bearer" = [])))]
