@@ -29,4 +29,6 @@ pub struct AppState {
     pub lessons: Lessons,
     /// Abuse limits and caps (`[limits]`).
     pub limits: LimitsConfig,
+    /// Login and sign-up throttles (in memory, per node).
+    pub account_guards: crate::auth::AccountGuards,
 }
