@@ -2,10 +2,10 @@
 //! to their family; both then see the family's children and threads.
 
 use actix_web::post;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::register::{RegisterRequest, create_account};
+use super::register::{RegisterRequest, create_account, take_registration};
 use crate::routes::error::ApiError;
 use crate::routes::extract::ParentUser;
 use crate::state::AppState;
@@ -15,9 +15,14 @@ use crate::state::AppState;
 pub struct NewParent {
     #[schema(format = Email, min_length = 3, max_length = 254)]
     pub email: String,
-    #[schema(min_length = 8, max_length = 1024)]
+    /// As for `RegisterRequest`.
+    #[schema(min_length = 10, max_length = 1024)]
     pub password: String,
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069]*$"
+    )]
     pub name: String,
     /// A valid number (see `RegisterRequest`).
     #[schema(format = "phone", max_length = 40)]
@@ -28,14 +33,22 @@ pub struct NewParent {
 }
 
 #[utoipa::path(request_body = NewParent,
-    responses((status = 403, description = "the caller is not a parent with a family", body = crate::routes::ErrorBody), (status = 201, body = cms_store::UserRow), (status = 409, body = crate::routes::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 403, description = "the caller is not a parent with a family", body = crate::routes::ErrorBody), (status = 201, body = cms_store::UserRow), (status = 409, body = crate::routes::ErrorBody),
+        (status = 422, body = crate::routes::ErrorBody),
+        (status = 429, description = "`limits.register_per_address_per_hour` accounts were made from this address \
+            in the last hour: wait the `Retry-After` seconds", body = crate::routes::ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait")))), security(("bearer" = [])))]
 #[post("/family/parents")]
 pub async fn add_parent(
     state: web::Data<AppState>,
+    http: HttpRequest,
     ParentUser(user): ParentUser,
     body: web::Json<NewParent>,
 ) -> Result<HttpResponse, ApiError> {
     let family = user.parent_family()?;
+    // A second parent is a new account: it counts against the same
+    // per-address limit as sign-up.
+    take_registration(&state, &http)?;
     let b = body.into_inner();
     let req = RegisterRequest {
         email: b.email,

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use actix_web::{get, patch};
 use serde::{Deserialize, Deserializer};
 
-use crate::accounts::check_phone;
+use crate::accounts::{check_name, check_phone};
 use crate::routes::error::ApiError;
 use crate::routes::extract::AuthUser;
 use crate::state::AppState;
@@ -43,11 +43,7 @@ pub async fn update_me(
     body: web::Json<ProfileUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
-    if let Some(n) = &req.name
-        && (n.trim().is_empty() || n.chars().count() > 200)
-    {
-        return Err(ApiError::Invalid("name must be 1 to 200 characters".into()));
-    }
+    let name = req.name.as_deref().map(check_name).transpose()?;
     if let Some(tz) = &req.timezone
         && tz.parse::<chrono_tz::Tz>().is_err()
     {
@@ -64,7 +60,7 @@ pub async fn update_me(
         .store
         .update_profile(
             &user.user_id,
-            req.name.as_deref().map(str::trim),
+            name,
             phone.as_ref().map(Option::as_deref),
             req.timezone.as_deref(),
         )

@@ -1,9 +1,10 @@
 //! `POST /api/v1/auth/register`.
 
 use actix_web::post;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
+use super::client_ip;
 use super::login::issue_token;
 use crate::accounts::{self, NewAccount};
 use crate::routes::error::ApiError;
@@ -16,10 +17,15 @@ use cms_store::UserRow;
 pub struct RegisterRequest {
     #[schema(format = Email, min_length = 3, max_length = 254)]
     pub email: String,
-    /// 8 to 1024 characters.
-    #[schema(min_length = 8, max_length = 1024)]
+    /// 10 to 1024 characters, not one of the commonest breached
+    /// passwords, not containing the email's name part.
+    #[schema(min_length = 10, max_length = 1024)]
     pub password: String,
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069]*$"
+    )]
     pub name: String,
     /// Admins are made on the command line.
     pub role: SignUpRole,
@@ -50,16 +56,37 @@ impl From<SignUpRole> for Role {
 }
 
 #[utoipa::path(request_body = RegisterRequest,
-    responses((status = 201, body = super::login::AuthResponse), (status = 409, body = crate::routes::ErrorBody), (status = 422, body = crate::routes::ErrorBody)))]
+    responses((status = 201, body = super::login::AuthResponse), (status = 409, body = crate::routes::ErrorBody), (status = 422, body = crate::routes::ErrorBody),
+        (status = 429, description = "`limits.register_per_address_per_hour` accounts were registered from this address \
+            in the last hour: wait the `Retry-After` seconds", body = crate::routes::ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait")))))]
 #[post("/auth/register")]
 pub async fn register(
     state: web::Data<AppState>,
+    http: HttpRequest,
     body: web::Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    take_registration(&state, &http)?;
     let req = body.into_inner();
     let user = create_account(&state, &req, None).await?;
     let token = issue_token(&state, &user.id).await?;
     Ok(HttpResponse::Created().json(super::login::AuthResponse { token, user }))
+}
+
+/// Counts one account made from the caller's address this hour, or
+/// refuses with how long to wait. Every attempt counts, refused ones too:
+/// each costs an argon2 hash, and a 409 tells whether an address is taken.
+pub fn take_registration(state: &AppState, http: &HttpRequest) -> Result<(), ApiError> {
+    state
+        .account_guards
+        .register
+        .take(client_ip(http), state.clock.now())
+        .map_err(|wait| {
+            ApiError::too_many(
+                "too many accounts registered from this address: wait before trying again",
+                wait,
+            )
+        })
 }
 
 /// Stores the account a request describes; `family_id` adds a parent to
