@@ -1,8 +1,10 @@
 //! The actors of the CMS real-time server.
 //!
 //! - [`socket::SocketSession`]: one per WebSocket; speaks Phoenix v2 frames.
-//! - [`registry::Registry`]: the hub; finds or starts topic actors and knows
-//!   every live socket (so logout and shutdown can close them).
+//! - [`registry::Registry`]: the hub; finds or starts topic actors, knows
+//!   every live socket (so logout, suspension and shutdown can close them),
+//!   admits sockets up to the per-user cap and holds each user's shared
+//!   chat-message bucket.
 //! - [`conversation::ConversationActor`]: one per active conversation; the only
 //!   writer of its messages, seq and presence.
 //! - [`group::GroupActor`]: one per active family, per active tutor, and one
