@@ -347,7 +347,8 @@ async fn bad_booking_requests_get_clear_errors() {
             json!({ "recurrence": { "freq": "weekly", "count": 500 } }),
             422,
         ),
-        (&stranger, json!({}), 403),
+        // Another family's child is answered as no child at all.
+        (&stranger, json!({}), 404),
         (&s.tutor, json!({}), 403),
         (&s.parent, json!({ "tutor_id": "nobody" }), 404),
     ];

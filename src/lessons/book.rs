@@ -173,9 +173,9 @@ pub async fn book(
     if user.role == Role::Parent {
         let family = user.parent_family().ok_or_else(super::no_family)?;
         if students.iter().any(|s| s.family_id != family) {
-            return Err(LessonError::Forbidden(
-                "a parent books for their own children".into(),
-            ));
+            // Another family's child is answered as no child at all, so
+            // ids cannot be probed for existence.
+            return Err(LessonError::NotFound("no such student".into()));
         }
     }
     let mut families: Vec<String> = students.iter().map(|s| s.family_id.clone()).collect();

@@ -404,18 +404,27 @@ pub async fn add_students(
     if user.role == Role::Parent {
         let family = user.parent_family().ok_or_else(super::no_family)?;
         if students.iter().any(|s| s.family_id != family) {
-            return Err(LessonError::Forbidden(
-                "a parent adds their own children".into(),
-            ));
+            // As in booking: another family's child is no child at all.
+            return Err(LessonError::NotFound("no such student".into()));
         }
     }
     for _ in 0..PLAN_ATTEMPTS {
         let now = deps.clock.now();
-        // Peers from another family may join a group lesson they cannot see yet.
+        // Peers from another family may join a group lesson they cannot see
+        // yet: an open group lesson with a free seat is visible to anyone
+        // holding its id. Any other lesson they cannot see answers exactly
+        // as a missing one, so neither its existence nor its kind leaks.
         let l = match deps.store.lesson_state(id).await {
             Err(StoreError::NotFound) => return Err(not_found()),
             other => other?,
         };
+        let joinable = l.kind == LessonKind::Group
+            && l.status == LessonStatus::Booked
+            && l.starts_at > now
+            && l.seats.len() < MAX_GROUP;
+        if !may_see(user, &l) && !joinable {
+            return Err(not_found());
+        }
         if l.status != LessonStatus::Booked || l.starts_at <= now {
             return Err(LessonError::Conflict(
                 "this lesson is not open for changes".into(),
