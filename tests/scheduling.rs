@@ -106,7 +106,11 @@ async fn the_skipped_hour_is_refused_and_the_repeated_hour_is_the_earlier_instan
 
 #[actix_web::test]
 async fn fifty_concurrent_requests_for_one_slot_give_one_booking() {
-    let (app, _clock) = spawn_app_at("2027-03-01T09:00:00Z").await;
+    // Fifty children in one family, past the default cap, to race fifty
+    // bookings from one parent.
+    let mut config = common::test_config();
+    config.limits.children_per_family = 50;
+    let (app, _clock) = common::spawn_app_at_with(config, "2027-03-01T09:00:00Z").await;
     let s = school(&app, 50).await;
     let app = std::sync::Arc::new(app);
     let mut tasks = Vec::new();
