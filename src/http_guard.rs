@@ -13,14 +13,14 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::body::{BoxBody, MessageBody};
 use actix_web::HttpMessage;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Extensions, Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
-use futures_util::StreamExt;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, web};
+use futures_util::StreamExt;
 use serde_json::json;
 
 /// Open connections per client address, shared by every worker.
@@ -91,9 +91,14 @@ pub async fn deadline(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let limits = req.app_data::<web::Data<HttpLimits>>().map(|l| *l.get_ref());
+    let limits = req
+        .app_data::<web::Data<HttpLimits>>()
+        .map(|l| *l.get_ref());
     let Some(limits) = limits else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     };
     let over = req
         .conn_data::<Connection>()
@@ -116,7 +121,9 @@ pub async fn deadline(
     let mut req = req;
     let body = req.take_payload();
     req.set_payload(timed(body, deadline));
-    next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
 }
 
 /// `payload`, ending in a `TimedOut` error if it is still being read at
@@ -150,8 +157,14 @@ fn timed(payload: Payload, deadline: tokio::time::Instant) -> Payload {
 /// a page, so the content security policy allows nothing at all.
 pub fn security_headers(https: bool) -> actix_web::middleware::DefaultHeaders {
     let mut h = actix_web::middleware::DefaultHeaders::new()
-        .add((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .add((header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .add((
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .add((
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .add((
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),

@@ -308,12 +308,19 @@ async fn the_credit_farm_cycle_earns_nothing_and_a_prepaid_seat_gets_its_credit_
     assert!(credits(&app, &farmer).await.is_empty());
     let mut spend = booking(&s.tutor, &[&kid], "2027-03-12T16:00");
     spend["use_credit"] = json!(true);
-    let (status, res) = app.post("/api/v1/bookings", Some(&farmer.token), spend).await;
+    let (status, res) = app
+        .post("/api/v1/bookings", Some(&farmer.token), spend)
+        .await;
     assert_eq!(status, 409, "{res}");
 
     // A lesson the family was owed and lost earns a credit; the makeup it
     // pays for, cancelled with notice, gives that credit back, once.
-    let owed = book_ok(&app, &s.parent, booking(&s.tutor, &[&s.kids[0]], "2027-03-11T16:00")).await;
+    let owed = book_ok(
+        &app,
+        &s.parent,
+        booking(&s.tutor, &[&s.kids[0]], "2027-03-11T16:00"),
+    )
+    .await;
     cancel(&app, &s.tutor, &owed, json!({ "reason": "tutor unwell" })).await;
     let mut makeup = booking(&s.tutor, &[&s.kids[0]], "2027-03-18T16:00");
     makeup["use_credit"] = json!(true);

@@ -61,7 +61,10 @@ async fn an_address_holds_at_most_the_configured_connections() {
     fourth.write_all(request).await.unwrap();
     let answer = read_all(&mut fourth, Duration::from_secs(10)).await;
     assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
-    assert!(answer.contains("\"error\":\"too_many_requests\""), "{answer}");
+    assert!(
+        answer.contains("\"error\":\"too_many_requests\""),
+        "{answer}"
+    );
 
     // Closing one gives the address its place back.
     drop(held.pop());
@@ -97,17 +100,23 @@ async fn every_response_carries_the_security_headers() {
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
         assert_eq!(
-            h["content-security-policy"],
-            "default-src 'none'; frame-ancestors 'none'",
+            h["content-security-policy"], "default-src 'none'; frame-ancestors 'none'",
             "{path}"
         );
-        assert!(h.get("strict-transport-security").is_none(), "plain HTTP: {path}");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "plain HTTP: {path}"
+        );
     }
     // Served over TLS (as the public URL says): HSTS too.
     let mut config = test_config();
     config.public_url = Some("https://api.example.org".into());
     let tls = spawn_app_with(config).await;
-    let res = http.get(format!("{}/healthz", tls.base)).send().await.unwrap();
+    let res = http
+        .get(format!("{}/healthz", tls.base))
+        .send()
+        .await
+        .unwrap();
     assert!(
         res.headers()["strict-transport-security"]
             .to_str()

@@ -24,14 +24,26 @@ async fn a_family_opens_at_most_the_configured_threads_with_one_tutor() {
     config.limits.conversations_per_pair = 2;
     let (app, _clock) = spawn_app_at_with(config, "2027-03-01T09:00:00Z").await;
     let s = school(&app, 3).await;
-    assert_eq!(open(&app, &s.parent, &s.tutor, Some(&s.kids[0])).await.0, 201);
-    assert_eq!(open(&app, &s.parent, &s.tutor, Some(&s.kids[1])).await.0, 201);
+    assert_eq!(
+        open(&app, &s.parent, &s.tutor, Some(&s.kids[0])).await.0,
+        201
+    );
+    assert_eq!(
+        open(&app, &s.parent, &s.tutor, Some(&s.kids[1])).await.0,
+        201
+    );
     let (status, res) = open(&app, &s.parent, &s.tutor, Some(&s.kids[2])).await;
     assert_eq!(status, 409, "{res}");
     assert_eq!(res["error"], "conflict");
-    assert!(res["message"].as_str().unwrap().contains("2 conversations"), "{res}");
+    assert!(
+        res["message"].as_str().unwrap().contains("2 conversations"),
+        "{res}"
+    );
     // An existing thread still opens: the cap is on new ones.
-    assert_eq!(open(&app, &s.parent, &s.tutor, Some(&s.kids[0])).await.0, 200);
+    assert_eq!(
+        open(&app, &s.parent, &s.tutor, Some(&s.kids[0])).await.0,
+        200
+    );
     // Another tutor is another pair.
     let admin = &s.admin;
     let other = common::sched::approved_tutor(&app, admin, "Olive Other").await;
@@ -53,8 +65,16 @@ async fn concurrent_opens_do_not_pass_the_cap_together() {
         .into_iter()
         .map(|(s, _)| s)
         .collect();
-    assert_eq!(statuses.iter().filter(|&&s| s == 201).count(), 3, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|&&s| s == 409).count(), 5, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 201).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 409).count(),
+        5,
+        "{statuses:?}"
+    );
 }
 
 /// GET with the response's `Link` header.
@@ -122,7 +142,10 @@ async fn a_tutor_pages_through_every_family_newest_activity_first() {
     // cursor, not an offset, carries on. A bad limit or cursor is a 422.
     for bad in ["limit=0", "limit=101", "cursor=abc", "cursor=1.a%3Ab"] {
         let (status, res) = app
-            .get(&format!("/api/v1/conversations?{bad}"), Some(&s.tutor.token))
+            .get(
+                &format!("/api/v1/conversations?{bad}"),
+                Some(&s.tutor.token),
+            )
             .await;
         assert_eq!(status, 422, "{bad}: {res}");
     }
@@ -135,7 +158,12 @@ async fn a_family_makes_at_most_the_configured_booking_requests_a_day() {
     let (app, clock) = spawn_app_at_with(config, "2027-03-01T09:00:00Z").await;
     let s = school(&app, 1).await;
     let kid = s.kids[0].as_str();
-    book_ok(&app, &s.parent, booking(&s.tutor, &[kid], "2027-03-08T16:00")).await;
+    book_ok(
+        &app,
+        &s.parent,
+        booking(&s.tutor, &[kid], "2027-03-08T16:00"),
+    )
+    .await;
     // A refused request counts too: the cap is on asking.
     let (status, _) = app
         .post(
@@ -145,7 +173,12 @@ async fn a_family_makes_at_most_the_configured_booking_requests_a_day() {
         )
         .await;
     assert_eq!(status, 409);
-    book_ok(&app, &s.parent, booking(&s.tutor, &[kid], "2027-03-09T16:00")).await;
+    book_ok(
+        &app,
+        &s.parent,
+        booking(&s.tutor, &[kid], "2027-03-09T16:00"),
+    )
+    .await;
 
     let res = reqwest::Client::new()
         .post(format!("{}/api/v1/bookings", app.base))
@@ -163,7 +196,17 @@ async fn a_family_makes_at_most_the_configured_booking_requests_a_day() {
     // Another family is not held back, and the next day is a new day.
     let other = app.register("parent", "Other Parent").await;
     let other_kid = student(&app, &other, "Other Kid").await;
-    book_ok(&app, &other, booking(&s.tutor, &[&other_kid], "2027-03-10T17:00")).await;
+    book_ok(
+        &app,
+        &other,
+        booking(&s.tutor, &[&other_kid], "2027-03-10T17:00"),
+    )
+    .await;
     clock.advance(chrono::Duration::hours(15));
-    book_ok(&app, &s.parent, booking(&s.tutor, &[kid], "2027-03-11T16:00")).await;
+    book_ok(
+        &app,
+        &s.parent,
+        booking(&s.tutor, &[kid], "2027-03-11T16:00"),
+    )
+    .await;
 }

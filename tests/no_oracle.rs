@@ -37,7 +37,12 @@ async fn another_familys_lessons_answer_as_missing_ones_on_every_route() {
     let (app, _clock) = spawn_app_at("2027-03-01T09:00:00Z").await;
     let s = school(&app, 4).await;
     let kids: Vec<&str> = s.kids.iter().map(String::as_str).collect();
-    let one_to_one = book_ok(&app, &s.parent, booking(&s.tutor, &kids[..1], "2027-03-10T16:00")).await;
+    let one_to_one = book_ok(
+        &app,
+        &s.parent,
+        booking(&s.tutor, &kids[..1], "2027-03-10T16:00"),
+    )
+    .await;
     let mut full = booking(&s.tutor, &kids, "2027-03-11T16:00");
     full["group"] = json!(true);
     let full = book_ok(&app, &s.parent, full).await;
@@ -51,10 +56,13 @@ async fn another_familys_lessons_answer_as_missing_ones_on_every_route() {
     let missing = "01a2096fab86728cb2216b2623061736";
     for lesson in [&one_to_one, &full, &gone] {
         let id = lesson["id"].as_str().unwrap();
-        for ((method, path, body), (_, missing_path, _)) in
-            routes(id, &theirs).into_iter().zip(routes(missing, &theirs))
+        for ((method, path, body), (_, missing_path, _)) in routes(id, &theirs)
+            .into_iter()
+            .zip(routes(missing, &theirs))
         {
-            let seen = app.request(method, &path, Some(&stranger.token), body.clone()).await;
+            let seen = app
+                .request(method, &path, Some(&stranger.token), body.clone())
+                .await;
             let none = app
                 .request(method, &missing_path, Some(&stranger.token), body)
                 .await;

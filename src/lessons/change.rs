@@ -17,8 +17,8 @@ use super::error::LessonError;
 use super::{PLAN_ATTEMPTS, may_see, not_found, push};
 use crate::notify::{self, jobs::Kind};
 use cms_domain::Caller;
-use cms_domain::scheduling::time::{self, StartSpec};
 use cms_domain::scheduling::policy::Makeup;
+use cms_domain::scheduling::time::{self, StartSpec};
 use cms_store::lessons::{
     LessonChange, LessonState, NewCancellation, NewCredit, NewLessons, NewOccurrence,
 };

@@ -57,7 +57,15 @@ mod tests {
         let at = DateTime::from_timestamp_micros(1_803_891_600_123_456).unwrap();
         let (back, id) = decode::<ConversationId>(&encode(at, "01abc")).unwrap();
         assert_eq!((back, id.as_str()), (at, "01abc"));
-        for bad in ["", "x", "12", "12.", "x.01abc", "12.a:b", "99999999999999999999.a"] {
+        for bad in [
+            "",
+            "x",
+            "12",
+            "12.",
+            "x.01abc",
+            "12.a:b",
+            "99999999999999999999.a",
+        ] {
             assert!(decode::<ConversationId>(bad).is_err(), "{bad:?}");
         }
     }
