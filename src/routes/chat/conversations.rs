@@ -7,8 +7,8 @@ use cms_domain::ids::{ConversationId, StudentId, UserId};
 use serde::Deserialize;
 
 use crate::routes::error::ApiError;
-use crate::routes::page;
 use crate::routes::extract::{AuthUser, ParentUser};
+use crate::routes::page;
 use crate::state::AppState;
 use cms_store::StoreError;
 use cms_store::conversations::{ConversationCursor, Scope};
