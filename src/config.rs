@@ -32,6 +32,11 @@ const SECTIONS: &[&str] = &[
 pub struct Config {
     /// host:port; port 0 picks a free port.
     pub listen: String,
+    /// This server's public root, e.g. `https://api.example.org`: every
+    /// absolute URL shown to users (the calendar feed's) starts with it.
+    /// Unset: `http://` and the address the server listens on, never the
+    /// request's Host header (a client could put anything there).
+    pub public_url: Option<String>,
     /// Seconds to finish in-flight work at shutdown.
     pub shutdown_timeout_secs: u64,
     pub database: DatabaseConfig,
@@ -275,6 +280,22 @@ impl std::fmt::Debug for SmsConfig {
     }
 }
 
+/// The root of every absolute URL shown to users, without a trailing
+/// slash (`Config::public_root`); handlers take it as `web::Data`.
+#[derive(Debug, Clone)]
+pub struct PublicUrl(pub String);
+
+impl Config {
+    /// `public_url`, else `http://` and the address actually bound (the
+    /// real port when `listen` asked for port 0).
+    pub fn public_root(&self, bound: std::net::SocketAddr) -> PublicUrl {
+        PublicUrl(match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{bound}"),
+        })
+    }
+}
+
 impl SchedulingConfig {
     pub fn policy(&self) -> cms_domain::scheduling::policy::Policy {
         cms_domain::scheduling::policy::Policy {
@@ -288,6 +309,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:4000".into(),
+            public_url: None,
             shutdown_timeout_secs: 10,
             database: DatabaseConfig::default(),
             auth: AuthConfig::default(),

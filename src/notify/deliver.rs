@@ -17,7 +17,6 @@ use cms_actors::Broker;
 use cms_actors::Clock;
 use cms_actors::messages::Push;
 use cms_domain::Role;
-use cms_domain::lesson::LessonStatus;
 use cms_domain::notify::{Channel, DeliveryStatus, JobStatus};
 use cms_protocol::calendar::Occurrence;
 use cms_protocol::notify::{DeliveryFailed, FailedDelivery, Notification};
@@ -30,7 +29,7 @@ use super::sms::Twilio;
 use super::text::{self, About, Reader};
 use crate::config::RemindersConfig;
 use crate::scheduling::ical::{FeedEvent, render_method};
-use crate::telemetry::error_chain;
+use crate::telemetry::{error_chain, panic_text};
 use cms_store::notify::{Begun, DeliveryUpdate, JobRow};
 use cms_store::{Store, StoreError};
 
@@ -40,6 +39,9 @@ const BATCH: usize = 64;
 const CONCURRENCY: usize = 16;
 /// How long a job whose processing hit a store error waits to be tried again.
 const STORE_RETRY_SECS: i64 = 30;
+/// The `channel` of a `notification:failed` entry for a whole job that
+/// failed before any one delivery (docs/notifications.md).
+const JOB_WIDE: &str = "job";
 
 /// Everything a send needs; shared by the scheduler's rounds.
 pub struct Notifier {
@@ -84,34 +86,73 @@ impl Send<'_> {
 struct SendError {
     message: String,
     permanent: bool,
+    /// The message itself could not be made (not the provider's answer).
+    unrenderable: bool,
+}
+
+/// What a caught panic carries.
+type Panic = Box<dyn std::any::Any + std::marker::Send>;
+
+/// Works through `jobs`, [`CONCURRENCY`] at a time. A job whose work
+/// panics is handed to `panicked` and the others carry on: one bad job
+/// must not take every later notification with it.
+async fn work_each<W, F, P, G>(jobs: Vec<JobRow>, work: W, panicked: P)
+where
+    W: Fn(JobRow) -> F,
+    F: std::future::Future<Output = ()>,
+    P: Fn(JobRow, Panic) -> G,
+    G: std::future::Future<Output = ()>,
+{
+    use futures_util::StreamExt;
+    let (work, panicked) = (&work, &panicked);
+    futures_util::stream::iter(jobs)
+        .for_each_concurrent(CONCURRENCY, |job| async move {
+            if let Err(panic) = caught(work(job.clone())).await {
+                panicked(job, panic).await;
+            }
+        })
+        .await;
+}
+
+/// Runs `work`, turning a panic inside it into an `Err` instead of letting
+/// it unwind through the scheduler actor, which would stop it and with it
+/// every later notification.
+async fn caught<T>(work: impl std::future::Future<Output = T>) -> Result<T, Panic> {
+    use futures_util::FutureExt;
+    std::panic::AssertUnwindSafe(work).catch_unwind().await
 }
 
 impl Notifier {
     /// Sends everything due now; answers when the next job falls due.
     pub async fn run_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        use futures_util::StreamExt;
         loop {
             let now = self.clock.now();
             let due = self.store.due_jobs(now, BATCH).await?;
             let n = due.len();
-            futures_util::stream::iter(due)
-                .for_each_concurrent(CONCURRENCY, |job| async move {
-                    if let Err(e) = self.process(&job).await {
-                        tracing::warn!(job = %job.key, error = %e, "notification job failed; will retry");
-                        let later = self.clock.now() + Duration::seconds(STORE_RETRY_SECS);
-                        if let Err(e) = self.store.defer_job(&job.key, later).await {
-                            // The job stays due and is looked at again on
-                            // the next wake; say so rather than hide it.
-                            tracing::error!(job = %job.key, error = %e, "could not defer a failed notification job");
-                        }
-                    }
-                })
-                .await;
+            work_each(
+                due,
+                |job| async move { self.work(&job).await },
+                |job, panic| async move { self.job_panicked(&job, &panic).await },
+            )
+            .await;
             if n < BATCH {
                 break;
             }
         }
         self.store.next_due().await
+    }
+
+    /// One job; a store error leaves it pending and looks again later.
+    async fn work(&self, job: &JobRow) {
+        if let Err(e) = self.process(job).await {
+            tracing::warn!(job = %job.key, error = %e, "notification job failed; will retry");
+            let later = self.clock.now() + Duration::seconds(STORE_RETRY_SECS);
+            if let Err(e) = self.store.defer_job(&job.key, later).await {
+                // The job stays due and is looked at again on the next
+                // wake; say so rather than hide it.
+                tracing::error!(job = %job.key, error = %e, "could not defer a failed notification job");
+            }
+        }
     }
 
     async fn process(&self, job: &JobRow) -> Result<(), StoreError> {
@@ -128,7 +169,8 @@ impl Notifier {
         };
         let start = lesson.start;
         if kind == Kind::Reminder {
-            if lesson.status != LessonStatus::Booked {
+            // Booked or with its room open; not once live or over.
+            if !lesson.status.gets_reminders() {
                 // The change withdrew it in its own transaction; this is a
                 // second line only.
                 return self
@@ -240,7 +282,16 @@ impl Notifier {
         let providers =
             futures_util::future::join_all(sends.into_iter().map(|(r, send)| async move {
                 let channel = send.channel();
-                (r, channel, self.deliver(&job.key, &r.id, send).await)
+                // A message that cannot be built fails its own delivery,
+                // not its job's others, nor the scheduler.
+                let outcome = match caught(self.deliver(&job.key, &r.id, send)).await {
+                    Ok(outcome) => outcome,
+                    Err(panic) => {
+                        self.delivery_panicked(&job.key, channel, &r.id, &panic)
+                            .await
+                    }
+                };
+                (r, channel, outcome)
             }));
         let (inapp, outcomes) = futures_util::future::join(inapp, providers).await;
         inapp.into_iter().collect::<Result<(), _>>()?;
@@ -417,7 +468,13 @@ impl Notifier {
                 Ok(Outcome::Done)
             }
             Err(e) if e.permanent || attempts >= self.config.max_attempts => {
-                tracing::warn!(job, %channel, user, attempts, error = %e.message, "delivery failed");
+                if e.unrenderable {
+                    // Not the provider's refusal: our own text could not be
+                    // made into a message. Someone must look.
+                    tracing::error!(job, %channel, user, error = %e.message, "a notification could not be rendered");
+                } else {
+                    tracing::warn!(job, %channel, user, attempts, error = %e.message, "delivery failed");
+                }
                 self.record(
                     job,
                     channel,
@@ -506,6 +563,7 @@ impl Notifier {
                 Ok(()) => Ok(Some(email.message_id.clone())),
                 Err(e) => Err(SendError {
                     permanent: e.is_permanent(),
+                    unrenderable: e.is_unrenderable(),
                     message: error_chain(&e),
                 }),
             },
@@ -514,12 +572,14 @@ impl Notifier {
                     return Err(SendError {
                         message: "SMS is not configured".into(),
                         permanent: true,
+                        unrenderable: false,
                     });
                 };
                 match t.send(to, body, self.status_callback.as_deref()).await {
                     Ok(sent) => Ok(Some(sent.sid)),
                     Err(e) => Err(SendError {
                         permanent: e.is_permanent(),
+                        unrenderable: false,
                         message: error_chain(&e),
                     }),
                 }
@@ -529,8 +589,136 @@ impl Notifier {
 }
 
 impl Notifier {
+    /// A delivery whose work panicked: recorded failed with the reason, so
+    /// the job finishes `failed` and admins hear of it; never retried,
+    /// since the same words would panic again.
+    async fn delivery_panicked(
+        &self,
+        job: &str,
+        channel: Channel,
+        user: &str,
+        panic: &Panic,
+    ) -> Result<Outcome, StoreError> {
+        let reason = format!(
+            "the message could not be prepared: {}",
+            panic_text(panic.as_ref())
+        );
+        tracing::error!(job, %channel, user, error = %reason, "a notification delivery panicked");
+        self.record(
+            job,
+            channel,
+            user,
+            DeliveryStatus::Failed,
+            1,
+            None,
+            None,
+            Some(&reason),
+        )
+        .await?;
+        Ok(Outcome::Failed(reason))
+    }
+
+    /// A job whose work panicked outside any one delivery: marked `failed`
+    /// with the reason (a pending job would panic again on every round and
+    /// after every restart), and admins told; the round goes on.
+    async fn job_panicked(&self, job: &JobRow, panic: &Panic) {
+        let reason = format!(
+            "the job could not be prepared: {}",
+            panic_text(panic.as_ref())
+        );
+        tracing::error!(job = %job.key, error = %reason, "a notification job panicked");
+        let now = self.clock.now();
+        if let Err(e) = self
+            .store
+            .finish_job(&job.key, JobStatus::Failed, Some(&reason), now)
+            .await
+        {
+            tracing::error!(job = %job.key, error = %e, "could not mark a panicked notification job failed");
+            return;
+        }
+        let payload = DeliveryFailed {
+            job_id: job.key.clone(),
+            kind: job.kind.as_str().to_owned(),
+            occurrence_id: job.lesson.clone(),
+            // No one delivery failed: the whole job did.
+            failures: vec![FailedDelivery {
+                channel: JOB_WIDE.to_owned(),
+                user_id: String::new(),
+                error: reason,
+            }],
+        };
+        self.broker.publish(Push::new(
+            Topic::AdminMonitor,
+            event::NOTIFICATION_FAILED,
+            &payload,
+        ));
+    }
+
     fn push_notification(&self, user: &str, n: Notification) {
         self.broker
             .publish(Push::new(Topic::User(user.into()), event::NOTIFICATION, &n));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use cms_domain::notify::{JobKind, JobStatus};
+
+    use super::*;
+
+    fn job(key: &str) -> JobRow {
+        let at: DateTime<Utc> = "2027-03-01T09:00:00Z".parse().expect("an instant");
+        JobRow {
+            key: key.into(),
+            kind: JobKind::Booked,
+            lesson: "l1".into(),
+            lessons: vec!["l1".into()],
+            families: Vec::new(),
+            offset_min: None,
+            due_at: at,
+            scheduled_at: at,
+            status: JobStatus::Pending,
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_job_that_panics_fails_alone_and_the_next_is_still_worked() {
+        let worked = Mutex::new(Vec::new());
+        let panicked = Mutex::new(Vec::new());
+        let jobs = ["first", "bad", "after"].map(job).to_vec();
+        work_each(
+            jobs,
+            |j| {
+                let worked = &worked;
+                async move {
+                    if j.key == "bad" {
+                        panic!("lettre could not format a mailbox");
+                    }
+                    worked.lock().expect("not poisoned").push(j.key);
+                }
+            },
+            |j, p| {
+                let panicked = &panicked;
+                async move {
+                    panicked
+                        .lock()
+                        .expect("not poisoned")
+                        .push((j.key, panic_text(p.as_ref())));
+                }
+            },
+        )
+        .await;
+        let mut worked = worked.into_inner().expect("not poisoned");
+        worked.sort();
+        assert_eq!(worked, ["after", "first"]);
+        assert_eq!(
+            panicked.into_inner().expect("not poisoned"),
+            [(
+                "bad".to_owned(),
+                "lettre could not format a mailbox".to_owned()
+            )]
+        );
     }
 }

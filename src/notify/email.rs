@@ -1,6 +1,10 @@
 //! Outgoing email: builds a MIME message (text + HTML, optional iCalendar
 //! invite) with lettre and hands it to a pooled SMTP transport, or writes it
 //! to an outbox directory when no SMTP server is configured.
+//!
+//! Names and subjects come from what people typed; each header value is
+//! cleaned to one line before lettre sees it, and a message lettre still
+//! cannot build fails on its own (`EmailError::Invalid`), never by panic.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -107,6 +111,17 @@ impl EmailError {
     }
 }
 
+impl EmailError {
+    /// True when the message itself could not be made (rather than sent):
+    /// a bug or stored text nobody cleaned, worth an error in the log.
+    pub fn is_unrenderable(&self) -> bool {
+        matches!(
+            self,
+            Self::Invalid { .. } | Self::IcsMethod { .. } | Self::Build(_)
+        )
+    }
+}
+
 /// Sends [`Email`]s. Cheap to clone: clones share the SMTP pool.
 #[derive(Clone)]
 pub struct Mailer {
@@ -177,7 +192,7 @@ impl Mailer {
     /// Sends one message. Everything about the message is checked before
     /// any IO, so a bad address or id fails without touching the network.
     pub async fn send(&self, email: &Email) -> Result<(), EmailError> {
-        let message = self.build(email)?;
+        let message = self.build_caught(email)?;
         match &self.transport {
             Transport::Smtp { worker, .. } => {
                 let (reply, answer) = oneshot::channel();
@@ -197,6 +212,21 @@ impl Mailer {
         Ok(())
     }
 
+    /// [`Self::build`], with a panic inside the MIME library turned into
+    /// this message's own failure. Names are cleaned first, so this is a
+    /// second line: one message nobody can encode must fail alone, never
+    /// the scheduler that sends everyone's mail.
+    fn build_caught(&self, email: &Email) -> Result<Message, EmailError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.build(email))).unwrap_or_else(
+            |panic| {
+                Err(invalid(format!(
+                    "the message could not be encoded: {}",
+                    crate::telemetry::panic_text(panic.as_ref())
+                )))
+            },
+        )
+    }
+
     fn build(&self, email: &Email) -> Result<Message, EmailError> {
         check_message_id(&email.message_id)?;
         if email.to.is_empty() {
@@ -204,18 +234,11 @@ impl Mailer {
         }
         let mut builder = Message::builder()
             .from(self.from.clone())
-            .subject(email.subject.as_str())
+            .subject(header_text(&email.subject, MAX_SUBJECT_CHARS))
             .message_id(Some(format!("<{}>", email.message_id)))
             .date_now();
         for (name, address) in &email.to {
-            let addr = address
-                .parse::<Address>()
-                .map_err(|source| EmailError::Address {
-                    address: address.clone(),
-                    source,
-                })?;
-            let name = (!name.trim().is_empty()).then(|| name.clone());
-            builder = builder.to(Mailbox::new(name, addr));
+            builder = builder.to(mailbox(name, address)?);
         }
         let alternative = MultiPart::alternative_plain_html(email.text.clone(), email.html.clone());
         let message = match &email.ics {
@@ -288,6 +311,32 @@ fn smtp_worker(
         })
         .map_err(EmailError::Worker)?;
     Ok(tx)
+}
+
+/// Longest display name and subject written into a header, in characters.
+const MAX_NAME_CHARS: usize = 100;
+const MAX_SUBJECT_CHARS: usize = 200;
+
+/// A recipient built from its parts: the address parsed alone, the name
+/// cleaned to one line and left for lettre to quote or encode (RFC 2047).
+/// Never a `"Name <addr>"` string parsed back: a name could then add a
+/// second address or a header.
+fn mailbox(name: &str, address: &str) -> Result<Mailbox, EmailError> {
+    let addr = address
+        .parse::<Address>()
+        .map_err(|source| EmailError::Address {
+            address: address.to_owned(),
+            source,
+        })?;
+    let name = header_text(name, MAX_NAME_CHARS);
+    Ok(Mailbox::new((!name.is_empty()).then_some(name), addr))
+}
+
+/// Text for a header value: no CR, LF or other control character can
+/// reach it (each becomes a space), so it cannot end the header early or
+/// start another.
+fn header_text(s: &str, max_chars: usize) -> String {
+    crate::notify::text::one_line(s, max_chars)
 }
 
 fn invalid(reason: impl Into<String>) -> EmailError {
@@ -449,6 +498,88 @@ mod tests {
         );
         assert_eq!(outbox_file_name("../../etc/passwd"), "_._.._etc_passwd.eml");
         assert_eq!(outbox_file_name(".hidden"), "_hidden.eml");
+    }
+
+    /// Names as people typed them before entry refused control characters.
+    const HOSTILE: &[&str] = &[
+        "A\r\nB",
+        "A\nBcc: victim@example.org",
+        "A\rB",
+        "A\0B",
+        "A\u{2028}B",
+        "\"Quoted\" <x@y>, O'Brien; Jo",
+        "Zoë ß 中文 \u{202E}evil",
+    ];
+
+    fn email(name: &str) -> Email {
+        Email {
+            to: vec![(name.to_owned(), "parent@example.org".to_owned())],
+            subject: format!("Booked: GCSE Maths for {name}"),
+            text: format!("Hello {name}"),
+            html: "<p>Hello</p>".into(),
+            ics: None,
+            message_id: "job.user@cms-education".into(),
+        }
+    }
+
+    fn outbox_mailer() -> Mailer {
+        Mailer::from_config(&EmailConfig::default()).expect("the default config is valid")
+    }
+
+    /// The header block of a formatted message, one entry per header
+    /// (folded continuation lines joined).
+    fn headers(message: &[u8]) -> Vec<String> {
+        let text = String::from_utf8_lossy(message);
+        let head = text.split("\r\n\r\n").next().unwrap_or_default();
+        let mut out: Vec<String> = Vec::new();
+        for line in head.split("\r\n") {
+            assert!(
+                !line.contains('\r') && !line.contains('\n') && !line.contains('\0'),
+                "raw control character in header line {line:?}"
+            );
+            match out.last_mut() {
+                Some(prev) if line.starts_with([' ', '\t']) => prev.push_str(line),
+                _ => out.push(line.to_owned()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn hostile_names_are_encoded_and_never_panic() {
+        let mailer = outbox_mailer();
+        for name in HOSTILE.iter().copied().chain([&*"n".repeat(200)]) {
+            let message = mailer
+                .build(&email(name))
+                .unwrap_or_else(|e| panic!("{name:?}: {e}"));
+            let bytes = message.formatted();
+            let headers = headers(&bytes);
+            let names: Vec<&str> = headers
+                .iter()
+                .filter_map(|h| h.split_once(':').map(|(k, _)| k))
+                .collect();
+            for once in ["To", "Subject", "From"] {
+                assert_eq!(
+                    names.iter().filter(|n| **n == once).count(),
+                    1,
+                    "{name:?} {headers:?}"
+                );
+            }
+            assert!(!names.contains(&"Bcc"), "{name:?} injected a header");
+            // The recipient reads back as one mailbox at the right address.
+            let parsed = mail_parser::MessageParser::default()
+                .parse(&bytes)
+                .expect("parses");
+            let to = parsed.to().and_then(|t| t.first()).expect("one To");
+            assert_eq!(to.address(), Some("parent@example.org"), "{name:?}");
+            let shown = to.name().unwrap_or_default();
+            assert!(
+                !shown.chars().any(char::is_control),
+                "{name:?} shown as {shown:?}"
+            );
+            let subject = parsed.subject().unwrap_or_default();
+            assert!(!subject.chars().any(char::is_control), "{subject:?}");
+        }
     }
 
     #[test]

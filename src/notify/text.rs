@@ -2,6 +2,11 @@
 //! own zone ("Mon 22 Mar 2027, 16:00 GMT"), so a parent in London and a
 //! tutor abroad each read their own clock; the lesson's zone decides only
 //! when it happens.
+//!
+//! Every stored word that reaches a message (names, subject, level) passes
+//! through [`one_line`] first: the store holds names written before entry
+//! refused control characters, and a line break in a name must never become
+//! a line break in a mail header, an SMS or a push.
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -61,15 +66,63 @@ fn lead(offset_min: u32) -> String {
     }
 }
 
+/// Longest name, subject or level written into a message, in characters:
+/// a subject line and an SMS stay readable whatever was stored.
+const MAX_WORDS_CHARS: usize = 80;
+
+/// One line of plain text from stored words: every control character
+/// (CR, LF, NUL, tab …) and Unicode line or paragraph separator becomes a
+/// space, bidirectional overrides are dropped (they could make a name read
+/// backwards across the rest of the text), runs of spaces become one, the
+/// ends are trimmed, and what runs past `max_chars` characters is cut and
+/// marked with an ellipsis.
+pub fn one_line(s: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max_chars.saturating_mul(4)));
+    let mut chars = 0;
+    let mut pending_space = false;
+    for c in s.chars() {
+        if is_bidi_control(c) {
+            continue;
+        }
+        if c.is_control() || c.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if chars + usize::from(pending_space) + 1 > max_chars {
+            out.push('…');
+            return out;
+        }
+        if std::mem::take(&mut pending_space) {
+            out.push(' ');
+            chars += 1;
+        }
+        out.push(c);
+        chars += 1;
+    }
+    out
+}
+
+/// Embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A stored word as messages write it.
+fn word(s: &str) -> String {
+    one_line(s, MAX_WORDS_CHARS)
+}
+
 pub fn render(about: &About<'_>, reader: &Reader<'_>) -> Message {
     let o = about.lesson;
     let start = o.start;
     let at = when(start, reader.tz);
-    let students: Vec<&str> = o
+    let reader_name = word(reader.name);
+    let (subject_name, level, tutor) = (word(&o.subject), word(&o.level), word(&o.tutor.name));
+    let students: Vec<String> = o
         .students
         .iter()
         .filter(|s| reader.family_id.is_none_or(|f| s.family_id == f))
-        .map(|s| s.name.as_str())
+        .map(|s| word(&s.name))
         .collect();
     let students = if students.is_empty() {
         // A withdrawn seat: the lesson no longer lists the child.
@@ -81,12 +134,9 @@ pub fn render(about: &About<'_>, reader: &Reader<'_>) -> Message {
         students.join(", ")
     };
     let lesson = if reader.family_id.is_some() {
-        format!(
-            "{} {} for {students} with {}",
-            o.level, o.subject, o.tutor.name
-        )
+        format!("{level} {subject_name} for {students} with {tutor}")
     } else {
-        format!("{} {} with {students}", o.level, o.subject)
+        format!("{level} {subject_name} with {students}")
     };
     let deadline = start - about.notice;
     let more = match about.count {
@@ -137,15 +187,17 @@ pub fn render(about: &About<'_>, reader: &Reader<'_>) -> Message {
         }
     };
     let subject = format!("{headline} — {}", short_when(start, reader.tz));
-    let text = format!("Hello {},\n\n{detail}\n\nCMS Education\n", reader.name);
+    let text = format!("Hello {reader_name},\n\n{detail}\n\nCMS Education\n");
     let html = format!(
         "<!doctype html><html><body><p>Hello {},</p><p>{}</p><p>CMS Education</p></body></html>",
-        escape(reader.name),
+        escape(&reader_name),
         escape(&detail)
     );
     Message {
-        subject,
-        sms: format!("CMS Education: {detail}"),
+        // The words are clean already; the whole line is checked again so
+        // a later change to the wording cannot let a control through.
+        subject: one_line(&subject, usize::MAX),
+        sms: one_line(&format!("CMS Education: {detail}"), usize::MAX),
         inapp: detail.clone(),
         text,
         html,
@@ -170,4 +222,30 @@ fn escape(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_leaves_no_line_break_or_control_character() {
+        for (given, want) in [
+            ("A\r\nB", "A B"),
+            ("A\rB", "A B"),
+            ("A\0B", "A B"),
+            ("A\u{2028}B\u{2029}C\u{85}D", "A B C D"),
+            ("  \tA \n\n B\t ", "A B"),
+            ("O'Brien, \"Jo\"", "O'Brien, \"Jo\""),
+            ("ab\u{202E}cd", "abcd"),
+            ("", ""),
+        ] {
+            assert_eq!(one_line(given, 80), want, "{given:?}");
+        }
+        let long = "x".repeat(200);
+        let cut = one_line(&long, 80);
+        assert_eq!(cut.chars().count(), 81);
+        assert!(cut.ends_with('…'));
+        assert_eq!(one_line("é".repeat(5).as_str(), 3), "ééé…");
+    }
 }

@@ -4,18 +4,18 @@
 //! zone used, so calendar apps keep a series at its wall-clock time across
 //! clock changes.
 //!
-//! Events come from the `icalendar` crate (escaping, folding, CRLF). It has
-//! no VTIMEZONE type, so those are written here from the zone's actual
-//! transitions, which chrono-tz only exposes by asking for offsets: we scan
-//! day by day and bisect to the second where the offset changes.
+//! Everything is written here: text values escaped per RFC 5545 (names
+//! come from people and the store may hold control characters), lines
+//! folded at 75 octets on UTF-8 boundaries, CRLF endings. VTIMEZONEs come
+//! from the zone's actual transitions, which chrono-tz only exposes by
+//! asking for offsets: we scan day by day and bisect to the second where
+//! the offset changes.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::{OffsetComponents, Tz};
-use cms_domain::lesson::LessonStatus;
 use cms_protocol::calendar::Occurrence;
-use icalendar::{Calendar, CalendarDateTime, Component, Event, EventLike, EventStatus};
 
 pub struct FeedEvent {
     /// The occurrence id; the UID is `<uid>@cms-education`.
@@ -51,7 +51,9 @@ impl FeedEvent {
             start: o.start,
             end: o.end,
             tz: o.timezone,
-            confirmed: o.status == LessonStatus::Booked,
+            // Open, live and completed lessons happen as booked; a tutor's
+            // no-show shows as cancelled, like a cancellation.
+            confirmed: o.status.takes_place(),
             sequence: o.version,
             updated,
         }
@@ -65,53 +67,115 @@ pub fn render(calendar_name: &str, events: &[FeedEvent]) -> String {
 
 /// A calendar with the given iTIP method: `REQUEST` for an invitation sent
 /// with a booking email, `CANCEL` for a cancellation notice (RFC 5546).
+///
+/// Written by hand rather than through a library so that every value is
+/// escaped the same way (see [`text`]) and every line folded on a character
+/// boundary (see [`push_line`]): names in it were typed by people, and one
+/// with a line break must not add a property to anyone's calendar.
 pub fn render_method(calendar_name: &str, method: &str, events: &[FeedEvent]) -> String {
-    let mut cal = Calendar::new();
-    cal.name(calendar_name)
-        .append_property(("PRODID", "-//CMS Education Platform//Lessons//EN"))
-        .append_property(("CALSCALE", "GREGORIAN"))
-        .append_property(("METHOD", method));
+    let mut out = String::new();
+    push_line(&mut out, "BEGIN:VCALENDAR");
+    push_line(&mut out, "VERSION:2.0");
+    push_line(&mut out, "PRODID:-//CMS Education Platform//Lessons//EN");
+    push_line(&mut out, "CALSCALE:GREGORIAN");
+    // A method is a bare token; ours are constants, kept to letters anyway.
+    let method: String = method.chars().filter(char::is_ascii_alphabetic).collect();
+    push_line(&mut out, &format!("METHOD:{method}"));
+    let name = text(calendar_name);
+    push_line(&mut out, &format!("NAME:{name}"));
+    push_line(&mut out, &format!("X-WR-CALNAME:{name}"));
     // Zone → the span of instants its events cover.
     let mut zones: BTreeMap<&'static str, (Tz, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
     for e in events {
         let span = zones.entry(e.tz.name()).or_insert((e.tz, e.start, e.end));
         span.1 = span.1.min(e.start);
         span.2 = span.2.max(e.end);
-        let local = |t: DateTime<Utc>| CalendarDateTime::WithTimezone {
-            date_time: t.with_timezone(&e.tz).naive_local(),
-            tzid: e.tz.name().to_owned(),
-        };
-        cal.push(
-            Event::new()
-                .uid(&format!("{}@cms-education", e.uid))
-                .summary(&e.summary)
-                .description(&e.description)
-                .starts(local(e.start))
-                .ends(local(e.end))
-                .status(if e.confirmed {
-                    EventStatus::Confirmed
-                } else {
-                    EventStatus::Cancelled
-                })
-                .sequence(e.sequence)
-                .timestamp(e.updated)
-                .last_modified(e.updated)
-                .done(),
-        );
     }
-    let text = cal.to_string();
-    let timezones: String = zones
-        .values()
-        .map(|(tz, from, to)| {
-            vtimezone(*tz, *from - Duration::days(366), *to + Duration::days(366))
-        })
-        .collect();
     // Zones go before the events that name them.
-    let at = text
-        .find("BEGIN:VEVENT")
-        .or_else(|| text.find("END:VCALENDAR"))
-        .unwrap_or(text.len());
-    format!("{}{timezones}{}", &text[..at], &text[at..])
+    for (tz, from, to) in zones.values() {
+        out.push_str(&vtimezone(
+            *tz,
+            *from - Duration::days(366),
+            *to + Duration::days(366),
+        ));
+    }
+    for e in events {
+        let local = |t: DateTime<Utc>| {
+            t.with_timezone(&e.tz)
+                .naive_local()
+                .format("%Y%m%dT%H%M%S")
+                .to_string()
+        };
+        let utc = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+        let tzid = e.tz.name();
+        push_line(&mut out, "BEGIN:VEVENT");
+        push_line(&mut out, &format!("UID:{}@cms-education", text(&e.uid)));
+        push_line(&mut out, &format!("DTSTAMP:{}", utc(e.updated)));
+        push_line(&mut out, &format!("LAST-MODIFIED:{}", utc(e.updated)));
+        push_line(&mut out, &format!("SEQUENCE:{}", e.sequence));
+        push_line(&mut out, &format!("DTSTART;TZID={tzid}:{}", local(e.start)));
+        push_line(&mut out, &format!("DTEND;TZID={tzid}:{}", local(e.end)));
+        push_line(&mut out, &format!("SUMMARY:{}", text(&e.summary)));
+        push_line(&mut out, &format!("DESCRIPTION:{}", text(&e.description)));
+        let status = if e.confirmed {
+            "CONFIRMED"
+        } else {
+            "CANCELLED"
+        };
+        push_line(&mut out, &format!("STATUS:{status}"));
+        push_line(&mut out, "END:VEVENT");
+    }
+    push_line(&mut out, "END:VCALENDAR");
+    out
+}
+
+/// A TEXT value (RFC 5545 §3.3.11): backslash, semicolon and comma are
+/// escaped; every line break (CRLF, a bare CR or LF, NEL, U+2028, U+2029)
+/// is written `\n`; a tab becomes a space; every other control character is
+/// removed. Nothing in the value can end its line.
+fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\r' => {
+                // CRLF is one break.
+                chars.next_if_eq(&'\n');
+                out.push_str("\\n");
+            }
+            '\n' | '\u{85}' | '\u{2028}' | '\u{2029}' => out.push_str("\\n"),
+            '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Octets on one content line before it is folded (RFC 5545 §3.1).
+const FOLD_OCTETS: usize = 75;
+
+/// Appends one content line, CRLF-terminated, folded so no physical line
+/// passes 75 octets: each cut falls on a UTF-8 character boundary, and each
+/// continuation starts with a space (which counts towards its 75).
+fn push_line(out: &mut String, line: &str) {
+    let mut rest = line;
+    let mut room = FOLD_OCTETS;
+    while rest.len() > room {
+        let mut cut = room;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.push_str(&rest[..cut]);
+        out.push_str("\r\n ");
+        rest = &rest[cut..];
+        room = FOLD_OCTETS - 1;
+    }
+    out.push_str(rest);
+    out.push_str("\r\n");
 }
 
 /// ±HHMM.
@@ -317,6 +381,75 @@ mod tests {
                 .as_deref(),
             Some("+0900")
         );
+    }
+
+    /// Unfolds content lines (RFC 5545 §3.1) after checking the physical
+    /// ones: CRLF only, at most 75 octets, no control character.
+    fn content_lines(text: &str) -> Vec<String> {
+        assert!(text.ends_with("\r\n"));
+        let mut out: Vec<String> = Vec::new();
+        for line in text.trim_end_matches("\r\n").split("\r\n") {
+            assert!(line.len() <= 75, "{} octets: {line:?}", line.len());
+            assert!(
+                !line.chars().any(char::is_control),
+                "control character in {line:?}"
+            );
+            match line.strip_prefix(' ') {
+                Some(more) => out.last_mut().expect("a line to continue").push_str(more),
+                None => out.push(line.to_owned()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn hostile_names_are_escaped_and_add_no_property() {
+        let long = format!("{}é", "Ä".repeat(199));
+        for name in [
+            "A\r\nNAME:Evil\r\nX-INJECTED:1",
+            "Tom\rSUMMARY:Free",
+            "A\0B",
+            "A\u{2028}B",
+            "\"Quoted\", with; commas\\",
+            long.as_str(),
+        ] {
+            let mut e = event("a", "2027-05-01T10:00:00Z", chrono_tz::Europe::London, true);
+            e.summary = format!("GCSE Maths with {name}");
+            e.description = format!("Lesson for {name}.");
+            let text = render(&format!("{name} — lessons"), &[e]);
+            let lines = content_lines(&text);
+            let names: Vec<&str> = lines
+                .iter()
+                .map(|l| l.split([':', ';']).next().unwrap_or_default())
+                .collect();
+            assert_eq!(names.iter().filter(|n| **n == "NAME").count(), 1, "{text}");
+            assert_eq!(
+                names.iter().filter(|n| **n == "SUMMARY").count(),
+                1,
+                "{text}"
+            );
+            assert!(!names.contains(&"X-INJECTED"), "{text}");
+            let cal = parse(&text);
+            assert_eq!(cal.events.len(), 1);
+            let summary = prop(&cal.events[0].properties, "SUMMARY")
+                .value
+                .clone()
+                .unwrap_or_default();
+            // Unescaped, the summary says exactly what was stored, line
+            // breaks as breaks and other controls gone.
+            let unescaped = summary
+                .replace("\\n", "\n")
+                .replace("\\,", ",")
+                .replace("\\;", ";")
+                .replace("\\\\", "\\");
+            let expected: String = format!("GCSE Maths with {name}")
+                .replace("\r\n", "\n")
+                .replace(['\r', '\u{2028}'], "\n")
+                .chars()
+                .filter(|c| *c == '\n' || !c.is_control())
+                .collect();
+            assert_eq!(unescaped, expected, "{text}");
+        }
     }
 
     #[test]

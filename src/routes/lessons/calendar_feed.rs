@@ -2,12 +2,13 @@
 //! token is the secret, for Google, Apple or Outlook to poll), and
 //! `GET /api/v1/me/calendar-feed` / `POST …/rotate` to get or replace it.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use actix_web::{get, post};
 use chrono::Duration;
 use cms_actors::Role;
 use serde::Serialize;
 
+use crate::config::PublicUrl;
 use crate::routes::error::ApiError;
 use crate::routes::extract::AuthUser;
 use crate::scheduling::ical::{FeedEvent, render};
@@ -23,15 +24,18 @@ const FEED_AHEAD_DAYS: i64 = 366;
 pub struct FeedLink {
     /// Path of the feed on this server; anyone holding it can read it.
     pub path: String,
-    /// The same, absolute, as the request reached the server.
+    /// The same, absolute: the configured `public_url` and the path.
     pub url: String,
 }
 
-fn link(req: &HttpRequest, token: &str) -> FeedLink {
+/// The feed's link. The absolute URL starts with the configured public
+/// root, never the request's Host header: a client (or a proxy passing on
+/// whatever it was sent) could otherwise have the server hand a user a
+/// secret URL on someone else's host.
+fn link(public: &PublicUrl, token: &str) -> FeedLink {
     let path = format!("/calendar/{token}.ics");
-    let info = req.connection_info();
     FeedLink {
-        url: format!("{}://{}{path}", info.scheme(), info.host()),
+        url: format!("{}{path}", public.0),
         path,
     }
 }
@@ -39,7 +43,7 @@ fn link(req: &HttpRequest, token: &str) -> FeedLink {
 #[utoipa::path(responses((status = 200, body = FeedLink)), security(("bearer" = [])))]
 #[get("/me/calendar-feed")]
 pub async fn get_feed(
-    req: HttpRequest,
+    public: web::Data<PublicUrl>,
     state: web::Data<AppState>,
     user: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
@@ -47,14 +51,14 @@ pub async fn get_feed(
         .store
         .feed_token(&user.user_id, state.clock.now())
         .await?;
-    Ok(HttpResponse::Ok().json(link(&req, &token)))
+    Ok(HttpResponse::Ok().json(link(&public, &token)))
 }
 
 /// A new secret URL; the old one stops working at once.
 #[utoipa::path(responses((status = 200, body = FeedLink)), security(("bearer" = [])))]
 #[post("/me/calendar-feed/rotate")]
 pub async fn rotate_feed(
-    req: HttpRequest,
+    public: web::Data<PublicUrl>,
     state: web::Data<AppState>,
     user: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
@@ -62,7 +66,7 @@ pub async fn rotate_feed(
         .store
         .rotate_feed_token(&user.user_id, state.clock.now())
         .await?;
-    Ok(HttpResponse::Ok().json(link(&req, &token)))
+    Ok(HttpResponse::Ok().json(link(&public, &token)))
 }
 
 pub async fn feed(
