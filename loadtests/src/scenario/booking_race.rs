@@ -158,7 +158,10 @@ pub async fn run(
                 201,
             )
             .await?;
-        kids.push((parent.clone(), res["id"].as_str().unwrap_or_default().to_owned()));
+        kids.push((
+            parent.clone(),
+            res["id"].as_str().unwrap_or_default().to_owned(),
+        ));
     }
     // 16:00 London, a week on, on a weekday.
     let mut day = Utc::now().date_naive() + Duration::days(7);
