@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use cms_store::DatabaseConfig;
 
 use crate::cli::Cli;
+pub use crate::video::VideoConfig;
 
 const SECTIONS: &[&str] = &[
     "database",
@@ -25,6 +26,7 @@ const SECTIONS: &[&str] = &[
     "email",
     "sms",
     "limits",
+    "video",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,6 +51,7 @@ pub struct Config {
     pub email: EmailConfig,
     pub sms: SmsConfig,
     pub limits: LimitsConfig,
+    pub video: VideoConfig,
 }
 
 /// Every abuse limit and cap in one place, so operators and test harnesses
@@ -321,6 +324,7 @@ impl Default for Config {
             email: EmailConfig::default(),
             sms: SmsConfig::default(),
             limits: LimitsConfig::default(),
+            video: VideoConfig::default(),
         }
     }
 }
