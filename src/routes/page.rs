@@ -31,6 +31,15 @@ pub fn encode(at: DateTime<Utc>, id: &str) -> String {
 pub fn decode<Id: std::str::FromStr>(cursor: &str) -> Result<(DateTime<Utc>, Id), ApiError> {
     let bad = || ApiError::Invalid("cursor is not one this server gave out".into());
     let (micros, id) = cursor.split_once('.').ok_or_else(bad)?;
+    // Exactly what the documented pattern allows (see the routes' `cursor`
+    // parameter): 1 to 16 digits, a dot, an id of at most 64 characters.
+    if micros.is_empty()
+        || micros.len() > 16
+        || !micros.bytes().all(|b| b.is_ascii_digit())
+        || id.len() > 64
+    {
+        return Err(bad());
+    }
     let at = micros
         .parse::<i64>()
         .ok()
@@ -58,6 +67,9 @@ mod tests {
         let (back, id) = decode::<ConversationId>(&encode(at, "01abc")).unwrap();
         assert_eq!((back, id.as_str()), (at, "01abc"));
         for bad in [
+            "-1.a",
+            "12345678901234567.a",
+            &format!("1.{}", "a".repeat(65)),
             "",
             "x",
             "12",

@@ -76,6 +76,7 @@ pub struct ListQuery {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Where the page starts: from the previous page's `Link` header.
+    #[param(pattern = r"^[0-9]{1,16}\.[A-Za-z0-9_-]{1,64}$")]
     pub cursor: Option<String>,
 }
 
