@@ -26,6 +26,7 @@ const SECTIONS: &[&str] = &[
     "email",
     "sms",
     "limits",
+    "lessons",
     "video",
 ];
 
@@ -51,6 +52,7 @@ pub struct Config {
     pub email: EmailConfig,
     pub sms: SmsConfig,
     pub limits: LimitsConfig,
+    pub lessons: LessonsConfig,
     pub video: VideoConfig,
 }
 
@@ -299,6 +301,46 @@ impl Config {
     }
 }
 
+/// A lesson as it happens (docs/lessons.md, "Lifecycle"): minutes around
+/// its start and end.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LessonsConfig {
+    /// The room opens, and the tutor may start, this long before the start.
+    pub room_opens_min: u32,
+    /// A student joining more than this after the start is marked late.
+    pub late_after_min: u32,
+    /// A lesson nobody started this long after its start is a tutor
+    /// no-show; it can no longer be started.
+    pub no_show_after_min: u32,
+    /// A live lesson nobody ended this long after its end is ended by the
+    /// server.
+    pub auto_end_min: u32,
+}
+
+impl Default for LessonsConfig {
+    fn default() -> Self {
+        Self {
+            room_opens_min: 10,
+            late_after_min: 5,
+            no_show_after_min: 15,
+            auto_end_min: 30,
+        }
+    }
+}
+
+impl LessonsConfig {
+    pub fn timing(&self) -> cms_domain::lifecycle::Timing {
+        let min = |m: u32| chrono::Duration::minutes(i64::from(m));
+        cms_domain::lifecycle::Timing {
+            room_opens: min(self.room_opens_min),
+            late_after: min(self.late_after_min),
+            no_show_after: min(self.no_show_after_min),
+            auto_end: min(self.auto_end_min),
+        }
+    }
+}
+
 impl SchedulingConfig {
     pub fn policy(&self) -> cms_domain::scheduling::policy::Policy {
         cms_domain::scheduling::policy::Policy {
@@ -324,6 +366,7 @@ impl Default for Config {
             email: EmailConfig::default(),
             sms: SmsConfig::default(),
             limits: LimitsConfig::default(),
+            lessons: LessonsConfig::default(),
             video: VideoConfig::default(),
         }
     }

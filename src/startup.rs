@@ -103,6 +103,7 @@ impl Application {
             scheduling: config.scheduling.clone(),
             reminders: config.reminders.clone(),
             bookings_per_family_per_day: config.limits.bookings_per_family_per_day,
+            timing: config.lessons.timing(),
         };
         let state = web::Data::new(AppState {
             store,

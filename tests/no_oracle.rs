@@ -29,6 +29,9 @@ fn routes(id: &str, kid: &str) -> Vec<(&'static str, String, Option<Value>)> {
             format!("/api/v1/lessons/{id}/students"),
             Some(json!({ "student_ids": [kid] })),
         ),
+        // Start and end refuse a parent (403) before reading the lesson;
+        // another tutor's lesson is tests/live_lessons.rs's.
+        ("GET", format!("/api/v1/lessons/{id}/events"), None),
     ]
 }
 

@@ -1,15 +1,73 @@
-//! A lesson's status and kind, and who holds a 15-minute cell.
+//! A lesson's status and kind, a student's attendance, and who holds a
+//! 15-minute cell.
 
 use crate::vocab::vocab;
 
 vocab! {
-    /// Where a lesson stands. Only `booked` lessons hold time and get
-    /// reminders; the others stay on calendars as history.
+    /// Where a lesson stands. `booked`, `open` and `live` lessons hold
+    /// time; every lesson stays on calendars (the others as history). The
+    /// questions the rest of the code asks are the methods below, so a new
+    /// status is decided once, here.
     pub enum LessonStatus {
         Booked = "booked",
         Cancelled = "cancelled",
         /// Moved: `rescheduled_to` names the lesson that replaced it.
         Rescheduled = "rescheduled",
+        /// The room is open (from `lessons.room_opens_min` before the
+        /// start); nobody has started the lesson yet.
+        Open = "open",
+        /// Started by the tutor or an admin.
+        Live = "live",
+        /// Ended by the tutor or an admin, attendance recorded.
+        Completed = "completed",
+        /// The tutor never started it (by `lessons.no_show_after_min`).
+        TutorNoShow = "tutor_no_show",
+    }
+}
+
+impl LessonStatus {
+    /// Holds its cells: nothing else may be booked over it.
+    pub fn holds_time(self) -> bool {
+        matches!(self, Self::Booked | Self::Open | Self::Live)
+    }
+
+    /// Its pending reminders may still go out: not once it is live or over.
+    pub fn gets_reminders(self) -> bool {
+        matches!(self, Self::Booked | Self::Open)
+    }
+
+    /// May still be cancelled, moved or given more students (the start
+    /// time is checked separately): not once it is live or over.
+    pub fn changeable(self) -> bool {
+        matches!(self, Self::Booked | Self::Open)
+    }
+
+    /// Happens (or happened) as booked: calendars show it confirmed rather
+    /// than cancelled.
+    pub fn takes_place(self) -> bool {
+        matches!(
+            self,
+            Self::Booked | Self::Open | Self::Live | Self::Completed
+        )
+    }
+}
+
+vocab! {
+    /// A student's attendance at a lesson, as the tutor records it when it
+    /// ends. `unconfirmed` is what the server writes for a lesson it ends
+    /// itself (nobody said).
+    pub enum Attendance {
+        Present = "present",
+        Late = "late",
+        Absent = "absent",
+        Unconfirmed = "unconfirmed",
+    }
+}
+
+impl Attendance {
+    /// An absent student's seat is still charged: the tutor kept the time.
+    pub fn chargeable(self) -> bool {
+        matches!(self, Self::Absent)
     }
 }
 
@@ -77,6 +135,32 @@ mod tests {
         assert_eq!(LessonKind::parse("one_to_one"), Some(LessonKind::OneToOne));
         assert_eq!(LessonStatus::parse("Booked"), None);
         assert_eq!(LessonStatus::parse(""), None);
+        for a in Attendance::ALL {
+            assert_eq!(Attendance::parse(a.as_str()), Some(*a));
+        }
+        assert_eq!(
+            LessonStatus::parse("tutor_no_show"),
+            Some(LessonStatus::TutorNoShow)
+        );
+    }
+
+    /// What each status means to the rest of the server, decided here once.
+    #[test]
+    fn what_each_status_holds() {
+        use LessonStatus::*;
+        let holds: Vec<_> = LessonStatus::ALL
+            .iter()
+            .filter(|s| s.holds_time())
+            .collect();
+        assert_eq!(holds, [&Booked, &Open, &Live]);
+        let reminded: Vec<_> = LessonStatus::ALL
+            .iter()
+            .filter(|s| s.gets_reminders())
+            .collect();
+        assert_eq!(reminded, [&Booked, &Open]);
+        assert!(!Live.changeable() && !Completed.changeable() && Open.changeable());
+        assert!(Completed.takes_place() && !TutorNoShow.takes_place() && !Cancelled.takes_place());
+        assert!(Attendance::Absent.chargeable() && !Attendance::Late.chargeable());
     }
 
     #[test]

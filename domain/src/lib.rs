@@ -6,6 +6,7 @@
 //! - [`ids`]: typed record ids, validated where they enter.
 //! - [`Role`], [`Clock`]: who someone is, and what time it is.
 //! - [`lesson`], [`notify`], [`tutor`]: statuses and kinds as enums.
+//! - [`lifecycle`]: who may open, start and end a lesson, and when.
 //! - [`Refusal`]: why the store turned a change down, typed.
 //! - [`scheduling`]: the time model, recurrence, availability and the
 //!   cancellation policy.
@@ -17,6 +18,7 @@ pub mod caller;
 pub mod clock;
 pub mod ids;
 pub mod lesson;
+pub mod lifecycle;
 pub mod notify;
 #[cfg(feature = "openapi")]
 pub mod openapi;

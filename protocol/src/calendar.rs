@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use cms_domain::Role;
-use cms_domain::lesson::{LessonKind, LessonStatus};
+use cms_domain::lesson::{Attendance, LessonKind, LessonStatus};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +34,16 @@ pub struct Cancellation {
     /// Seconds between the cancellation and the start.
     pub notice_secs: i64,
     /// A late cancellation by a parent: billing charges it.
+    pub chargeable: bool,
+}
+
+/// One student's attendance, recorded when the lesson ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AttendanceMark {
+    pub student_id: String,
+    pub status: Attendance,
+    /// The seat is charged although the student missed the lesson.
     pub chargeable: bool,
 }
 
@@ -76,6 +86,15 @@ pub struct Occurrence {
     pub cancellations: Vec<Cancellation>,
     /// Raised by every change; a client keeps the copy with the highest.
     pub version: u32,
+    /// When it went live; absent until then (and from older servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended; absent until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// One entry per student once it has ended; absent before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attendance: Vec<AttendanceMark>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +105,10 @@ pub enum Change {
     Rescheduled,
     /// Students added to or withdrawn from a group lesson.
     Updated,
+    /// The lesson went live.
+    Started,
+    /// The lesson ended (attendance recorded).
+    Ended,
 }
 
 /// The payload of `calendar:changed`.

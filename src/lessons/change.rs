@@ -94,7 +94,9 @@ fn check_reason(reason: &str) -> Result<(), LessonError> {
     Ok(())
 }
 
-/// A lesson the caller may change: visible to them, booked, not started.
+/// A lesson the caller may change: visible to them, booked or with its room
+/// open (`LessonStatus::changeable`), not started: once live or over it
+/// can no longer be cancelled or moved.
 async fn changeable(deps: &Lessons, user: &Caller, id: &str) -> Result<LessonState, LessonError> {
     let l = match deps.store.lesson_state(id).await {
         Err(StoreError::NotFound) => return Err(not_found()),
@@ -103,7 +105,7 @@ async fn changeable(deps: &Lessons, user: &Caller, id: &str) -> Result<LessonSta
     if !may_see(user, &l) {
         return Err(not_found());
     }
-    if l.status != LessonStatus::Booked {
+    if !l.status.changeable() {
         return Err(LessonError::Conflict(format!(
             "this lesson is already {}",
             l.status
@@ -419,13 +421,13 @@ pub async fn add_students(
             other => other?,
         };
         let joinable = l.kind == LessonKind::Group
-            && l.status == LessonStatus::Booked
+            && l.status.changeable()
             && l.starts_at > now
             && l.seats.len() < MAX_GROUP;
         if !may_see(user, &l) && !joinable {
             return Err(not_found());
         }
-        if l.status != LessonStatus::Booked || l.starts_at <= now {
+        if !l.status.changeable() || l.starts_at <= now {
             return Err(LessonError::Conflict(
                 "this lesson is not open for changes".into(),
             ));

@@ -4,7 +4,6 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use cms_domain::lesson::LessonStatus;
 use cms_store::lessons::{Cell, LessonState};
 
 /// One reason a requested occurrence cannot be booked.
@@ -54,7 +53,8 @@ pub fn clashes(
 ) -> Vec<Clash> {
     let mut out = Vec::new();
     for l in existing {
-        if Some(l.id.as_str()) == except || l.status != LessonStatus::Booked {
+        // An open or live lesson holds its time as a booked one does.
+        if Some(l.id.as_str()) == except || !l.status.holds_time() {
             continue;
         }
         let held_until = l.ends_at + Duration::minutes(l.buffer_min);

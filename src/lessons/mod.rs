@@ -1,5 +1,6 @@
 //! The lesson use cases: booking (one-off, recurring, group), cancelling,
-//! rescheduling and group seats. Each one reads, plans with the pure rules
+//! rescheduling and group seats, and the lesson as it happens (`live`:
+//! start, end, its log). Each one reads, plans with the pure rules
 //! in `cms_domain::scheduling`, writes everything in one store transaction,
 //! then pushes `calendar:changed`. They take [`Lessons`] (the store, the
 //! clock, a publisher, the scheduler) and a [`Caller`], and answer
@@ -13,6 +14,7 @@ pub mod book;
 pub mod change;
 mod clash;
 pub mod error;
+pub mod live;
 pub mod push;
 
 use std::sync::Arc;
@@ -42,6 +44,8 @@ pub struct Lessons {
     pub reminders: RemindersConfig,
     /// Booking requests a family may make a UTC day (`limits.*`).
     pub bookings_per_family_per_day: u32,
+    /// When a lesson's room opens, and until when it may start (`lessons.*`).
+    pub timing: cms_domain::lifecycle::Timing,
 }
 
 /// Times a plan is made again after the store refused it as stale or

@@ -30,7 +30,9 @@ pub(super) const OCCURRENCE_FIELDS: &str = "record::id(id) AS id, \
      (SELECT array::map(students, |$s| record::id($s)) AS student_ids, role AS by_role, reason, \
         at, notice_secs, chargeable FROM cancellation \
         WHERE lesson = $parent.id ORDER BY at) AS cancellations, \
-     version";
+     version, started_at, ended_at, \
+     array::map(attendance ?? [], |$a| { student_id: record::id($a.student), \
+        status: $a.status, chargeable: $a.chargeable }) AS attendance";
 
 const STATE_FIELDS: &str = "record::id(id) AS id, record::id(tutor) AS tutor_id, \
      (SELECT record::id(id) AS id, record::id(family) AS family_id FROM $parent.students) AS seats, \
@@ -201,7 +203,7 @@ FOR $c IN $changes {
         rescheduled_to = IF $c.rescheduled_to THEN type::record('lesson', $c.rescheduled_to) ELSE rescheduled_to END,
         version += 1, updated_at = <datetime>$now
         RETURN NONE;
-    IF $c.status != 'booked' {
+    IF $c.status NOT IN $reminded {
         UPDATE notify_job SET status = 'withdrawn', note = 'lesson ' + $c.status,
             done_at = <datetime>$now
             WHERE lesson = $l AND kind = 'reminder' AND status = 'pending' RETURN NONE;
@@ -290,6 +292,17 @@ FOR $j IN $jobs {
 };
 COMMIT TRANSACTION;";
 
+/// The spellings of the statuses `which` picks: the rules about statuses
+/// live in the domain (`LessonStatus`), so queries take them as a bound
+/// list rather than repeating them.
+pub(crate) fn statuses(which: fn(LessonStatus) -> bool) -> Vec<&'static str> {
+    LessonStatus::ALL
+        .iter()
+        .filter(|s| which(**s))
+        .map(|s| s.as_str())
+        .collect()
+}
+
 /// Who a calendar query is for.
 pub enum CalendarScope<'a> {
     Family {
@@ -320,7 +333,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let vars = json!({
             "changes": changes, "new": new, "credit_count": credit_count, "jobs": jobs,
-            "now": ts(now),
+            "now": ts(now), "reminded": statuses(LessonStatus::gets_reminders),
         });
         self.value(APPLY, vars, 0).await.map(|_| ())
     }
@@ -347,7 +360,8 @@ impl Store {
         self.row(&sql, json!({ "id": id }), 0).await
     }
 
-    /// Booked lessons of a series starting at or after `from`.
+    /// Lessons of a series still open to changes (`LessonStatus::changeable`)
+    /// starting at or after `from`.
     pub async fn series_from(
         &self,
         series_id: &str,
@@ -355,15 +369,19 @@ impl Store {
     ) -> Result<Vec<LessonState>, StoreError> {
         let sql = format!(
             "SELECT {STATE_FIELDS} FROM lesson
-             WHERE series = type::record('series', $series) AND status = 'booked'
+             WHERE series = type::record('series', $series) AND status IN $changeable
                AND starts_at >= <datetime>$from ORDER BY starts_at"
         );
-        self.rows(&sql, json!({ "series": series_id, "from": ts(from) }), 0)
-            .await
+        let vars = json!({
+            "series": series_id, "from": ts(from),
+            "changeable": statuses(LessonStatus::changeable),
+        });
+        self.rows(&sql, vars, 0).await
     }
 
-    /// Booked lessons of the tutor or of any of the students that come
-    /// near `[from, to)` (with room for buffers).
+    /// Lessons holding time (`LessonStatus::holds_time`) of the tutor or of
+    /// any of the students that come near `[from, to)` (with room for
+    /// buffers).
     pub async fn lessons_near(
         &self,
         tutor_id: &str,
@@ -374,12 +392,15 @@ impl Store {
         let sql = format!(
             "LET $students = array::map($students_in, |$s| type::record('student', $s));
              SELECT {STATE_FIELDS} FROM lesson
-             WHERE status = 'booked'
+             WHERE status IN $holding
                AND (tutor = type::record('user', $tutor) OR students CONTAINSANY $students)
                AND starts_at < <datetime>$to + 4h AND ends_at > <datetime>$from - 4h
              ORDER BY starts_at"
         );
-        let vars = json!({ "tutor": tutor_id, "students_in": student_ids, "from": ts(from), "to": ts(to) });
+        let vars = json!({
+            "tutor": tutor_id, "students_in": student_ids, "from": ts(from), "to": ts(to),
+            "holding": statuses(LessonStatus::holds_time),
+        });
         self.rows(&sql, vars, 1).await
     }
 

@@ -12,6 +12,7 @@ mod credits;
 mod feeds;
 pub mod lessons;
 mod limits;
+pub mod live;
 mod migrate;
 pub mod notify;
 mod sessions;

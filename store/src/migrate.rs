@@ -33,6 +33,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_children_cap.surql",
         sql: include_str!("../../migrations/0005_children_cap.surql"),
     },
+    Migration {
+        name: "0006_lesson_lifecycle.surql",
+        sql: include_str!("../../migrations/0006_lesson_lifecycle.surql"),
+    },
 ];
 
 impl Store {

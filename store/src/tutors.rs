@@ -183,8 +183,8 @@ impl Store {
         self.rows(&sql, json!({ "subject": subject_id }), 1).await
     }
 
-    /// When each of these tutors is held by booked lessons (with the
-    /// buffer after each) around `[from, to)`.
+    /// When each of these tutors is held by lessons holding time (booked,
+    /// open or live; the buffer after each) around `[from, to)`.
     pub async fn tutors_held(
         &self,
         tutor_ids: &[String],
@@ -193,9 +193,12 @@ impl Store {
     ) -> Result<Vec<(String, Held)>, StoreError> {
         let sql = "SELECT record::id(tutor) AS tutor, starts_at, ends_at, buffer_min FROM lesson
                    WHERE tutor IN array::map($tutors, |$t| type::record('user', $t))
-                     AND status = 'booked'
+                     AND status IN $holding
                      AND starts_at < <datetime>$to AND ends_at > <datetime>$from - 4h";
-        let vars = json!({ "tutors": tutor_ids, "from": ts(from), "to": ts(to) });
+        let vars = json!({
+            "tutors": tutor_ids, "from": ts(from), "to": ts(to),
+            "holding": super::lessons::statuses(cms_domain::lesson::LessonStatus::holds_time),
+        });
         let rows: Vec<HeldRow> = self.rows(sql, vars, 0).await?;
         Ok(rows
             .into_iter()

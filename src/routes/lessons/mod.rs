@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod calendar_feed;
 pub mod credits;
 pub mod lesson;
+pub mod live;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -16,6 +17,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(lesson::cancel)
         .service(lesson::reschedule)
         .service(lesson::add_students)
+        .service(live::start)
+        .service(live::end)
+        .service(live::events)
         .service(calendar::calendar)
         .service(calendar_feed::get_feed)
         .service(calendar_feed::rotate_feed)
