@@ -227,9 +227,13 @@ impl Notifier {
             offset_min: job.offset_min,
             now,
         };
+        // A reader whose words cannot be rendered gets nothing from this
+        // job: each channel they would have had is a failure of its own,
+        // and everyone else is still sent to.
+        let mut unrendered = Vec::new();
         let rendered: Vec<_> = people
             .iter()
-            .map(|r| {
+            .filter_map(|r| {
                 let reader = Reader {
                     name: &r.name,
                     tz: r.timezone,
@@ -239,11 +243,37 @@ impl Notifier {
                         None
                     },
                 };
-                (
-                    r,
-                    Prefs::from_stored(r.notify.as_ref()),
-                    text::render(&about, &reader),
-                )
+                let prefs = Prefs::from_stored(r.notify.as_ref());
+                let render = || text::render(&about, &reader);
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(render)) {
+                    Ok(msg) => Some((r, prefs, msg)),
+                    Err(panic) => {
+                        let error = format!(
+                            "the message could not be rendered: {}",
+                            panic_text(panic.as_ref())
+                        );
+                        tracing::error!(job = %job.key, user = %r.id, %error, "a notification could not be rendered");
+                        let sms = prefs.sms.on(kind)
+                            && !r.sms_stopped
+                            && self.twilio.is_some()
+                            && r.phone.is_some();
+                        let channels = [
+                            (Channel::InApp, true),
+                            (Channel::Email, prefs.email.on(kind)),
+                            (Channel::Sms, sms),
+                        ];
+                        for (channel, on) in channels {
+                            if on {
+                                unrendered.push(FailedDelivery {
+                                    channel: channel.as_str().to_owned(),
+                                    user_id: r.id.clone(),
+                                    error: error.clone(),
+                                });
+                            }
+                        }
+                        None
+                    }
+                }
             })
             .collect();
         let mut sends = Vec::new();
@@ -296,7 +326,7 @@ impl Notifier {
         let (inapp, outcomes) = futures_util::future::join(inapp, providers).await;
         inapp.into_iter().collect::<Result<(), _>>()?;
         let mut retry_at: Option<DateTime<Utc>> = None;
-        let mut failures = Vec::new();
+        let mut failures = unrendered;
         for (r, channel, outcome) in outcomes {
             match outcome? {
                 Outcome::Done => {}
