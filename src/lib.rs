@@ -8,6 +8,7 @@ pub mod chat_port;
 pub mod cli;
 pub mod config;
 pub mod http_guard;
+pub mod lesson_port;
 pub mod lessons;
 pub mod notify;
 pub mod routes;

@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr};
+use actix::{Addr, AsyncContext};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use cms_actors::rate_limit::RateLimit;
@@ -71,7 +71,11 @@ impl Application {
             Arc::new(crate::chat_port::ActorStore(store.clone()));
         let idle = Duration::from_secs(config.actors.idle_secs);
         let store_handle = store.clone();
-        let registry = Registry::new(store_for_actors, clock.clone(), idle).start();
+        // The registry's address comes first: the lesson rooms' port needs
+        // the use cases, whose broker needs the address. It runs below,
+        // once the port exists; what is sent to it meanwhile waits.
+        let registry_ctx = actix::Context::<Registry>::new();
+        let registry = registry_ctx.address();
         let mailer = Mailer::from_config(&config.email)?;
         let twilio = Twilio::from_config(&config.sms)?;
         tracing::info!(email = %mailer.describe(), sms = twilio.is_some(), "notifications");
@@ -105,6 +109,13 @@ impl Application {
             bookings_per_family_per_day: config.limits.bookings_per_family_per_day,
             timing: config.lessons.timing(),
         };
+        let lesson_room = Arc::new(crate::lesson_port::LessonRoom {
+            lessons: lessons.clone(),
+            video: config.video.clone(),
+            secret: secret.as_bytes().to_vec(),
+        });
+        registry_ctx
+            .run(Registry::new(store_for_actors, clock.clone(), idle).with_lessons(lesson_room));
         let state = web::Data::new(AppState {
             store,
             registry: registry.clone(),

@@ -10,6 +10,10 @@
 //! - [`group::GroupActor`]: one per active family, per active tutor, and one
 //!   for admins (`admin:monitor`); owns who may hear that topic and fans
 //!   pushes (e.g. `calendar:changed`) out to its sockets.
+//! - [`lesson::LessonActor`]: one per active lesson room (`session:<id>`);
+//!   presence, starting and ending the lesson through the
+//!   [`lesson_port::LessonPort`] the server serves, each person's video
+//!   handoff, WebRTC signals relayed between participants.
 //! - [`topic_actor::TopicCore`]: what every topic actor shares (sockets,
 //!   idle retire, restart); [`presence::Presence`] for topics with presence.
 //! - [`policy`]: who may join which topic, for every kind of topic.
@@ -27,6 +31,8 @@ pub mod conversation;
 pub mod group;
 pub mod guard;
 pub mod identity;
+pub mod lesson;
+pub mod lesson_port;
 pub mod messages;
 pub mod policy;
 pub mod presence;
@@ -40,5 +46,6 @@ pub mod topic_actor;
 pub use broker::{Broker, LocalBroker};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use identity::{Identity, Role};
+pub use lesson_port::LessonPort;
 pub use registry::Registry;
 pub use store::{ChatStore, StoreError};

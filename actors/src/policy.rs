@@ -6,8 +6,10 @@
 //! topic actor asks [`join_as_member`] once its members are loaded. Each
 //! refusal keeps the reply clients have always had.
 
+use cms_domain::lesson::LessonStatus;
 use cms_protocol::reply::reason;
 use cms_protocol::{Reply, Topic};
+use serde_json::json;
 
 use crate::identity::{Identity, Role};
 
@@ -18,8 +20,7 @@ pub enum Refusal {
     AdminsOnly,
     /// Someone else's `user:<id>` or `tutor:<id>`.
     NotYourTopic,
-    /// A topic the server names but does not serve yet (`phoenix` is for
-    /// heartbeats only; `session:<id>` is the future lesson room).
+    /// A topic nobody joins (`phoenix` is for heartbeats only).
     NotServed,
     /// Not on the topic's member list (also for topics that do not exist:
     /// unknown and foreign look the same).
@@ -57,15 +58,44 @@ pub fn join(who: &Identity, topic: &Topic) -> Result<(), Refusal> {
     let admin = who.role == Role::Admin;
     match topic {
         Topic::AdminMonitor if !admin => Err(Refusal::AdminsOnly),
-        Topic::Phoenix | Topic::Session(_) => Err(Refusal::NotServed),
+        Topic::Phoenix => Err(Refusal::NotServed),
         Topic::User(id) if **id != *who.user_id => Err(Refusal::NotYourTopic),
         Topic::Tutor(id) if !admin && **id != *who.user_id => Err(Refusal::NotYourTopic),
         Topic::AdminMonitor
         | Topic::User(_)
         | Topic::Tutor(_)
         | Topic::Conversation(_)
-        | Topic::Family(_) => Ok(()),
+        | Topic::Family(_)
+        | Topic::Session(_) => Ok(()),
     }
+}
+
+/// `session:<id>`: the lesson's tutor, the parents of its students'
+/// families and admins; anyone else is refused as a stranger, whatever
+/// the lesson's status, so a refusal says nothing about the lesson. A
+/// member joining a lesson that will not take place (cancelled, moved, a
+/// tutor no-show) is told so, with where a moved lesson went.
+pub fn join_lesson(
+    who: &Identity,
+    members: &[String],
+    status: LessonStatus,
+    rescheduled_to: Option<&str>,
+) -> Result<(), Reply> {
+    join_as_member(who, members)?;
+    if status.takes_place() {
+        return Ok(());
+    }
+    let mut response = json!({
+        "reason": reason::LESSON_NOT_ACTIVE,
+        "message": format!("this lesson is {status}"),
+    });
+    if let Some(to) = rescheduled_to {
+        response["rescheduled_to"] = json!(to);
+    }
+    Err(Reply {
+        status: cms_protocol::ReplyStatus::Error,
+        response,
+    })
 }
 
 /// Admins join any topic that exists; others only those listing them.
@@ -117,7 +147,8 @@ mod tests {
             (&tutor, "admin:monitor", Err(Refusal::AdminsOnly)),
             (&admin, "admin:monitor", Ok(())),
             (&admin, "phoenix", Err(Refusal::NotServed)),
-            (&admin, "session:s1", Err(Refusal::NotServed)),
+            (&admin, "session:s1", Ok(())),
+            (&parent, "session:s1", Ok(())),
             (&parent, "user:p1", Ok(())),
             (&parent, "user:p2", Err(Refusal::NotYourTopic)),
             (&admin, "user:p1", Err(Refusal::NotYourTopic)),
@@ -146,6 +177,38 @@ mod tests {
             write_as_member(&who("p2", Role::Parent), &members),
             Err(Refusal::NotMemberToWrite)
         );
+    }
+
+    #[test]
+    fn lesson_rooms_admit_members_of_lessons_that_take_place() {
+        let members = vec!["p1".to_owned(), "t1".to_owned()];
+        let parent = who("p1", Role::Parent);
+        for s in [
+            LessonStatus::Booked,
+            LessonStatus::Live,
+            LessonStatus::Completed,
+        ] {
+            assert_eq!(join_lesson(&parent, &members, s, None), Ok(()));
+        }
+        let stranger = join_lesson(
+            &who("p2", Role::Parent),
+            &members,
+            LessonStatus::Cancelled,
+            None,
+        );
+        let r = stranger.expect_err("a stranger");
+        assert_eq!(
+            r.response["reason"], "unauthorized",
+            "not told it was cancelled"
+        );
+        let moved = join_lesson(&parent, &members, LessonStatus::Rescheduled, Some("l2"))
+            .expect_err("moved");
+        assert_eq!(moved.response["reason"], "lesson_not_active");
+        assert_eq!(moved.response["rescheduled_to"], "l2");
+        let admin = who("a1", Role::Admin);
+        let gone = join_lesson(&admin, &members, LessonStatus::Cancelled, None).expect_err("gone");
+        assert_eq!(gone.response["reason"], "lesson_not_active");
+        assert!(gone.response.get("rescheduled_to").is_none());
     }
 
     #[test]

@@ -18,6 +18,8 @@ use cms_protocol::Topic;
 use crate::conversation::ConversationActor;
 use crate::group::{self, GroupActor};
 use crate::identity::Identity;
+use crate::lesson::LessonActor;
+use crate::lesson_port::{LessonPort, NoLessons};
 use crate::messages::{Broadcast, Close, Idle, Push, Retire, SocketId};
 use crate::rate_limit::{MessageRate, SharedMessageRate};
 use crate::store::{ChatStore, GroupKind};
@@ -29,6 +31,10 @@ pub struct Registry {
     idle_after: Duration,
     conversations: HashMap<String, Addr<ConversationActor>>,
     groups: HashMap<(GroupKind, String), Addr<GroupActor>>,
+    /// Lesson rooms (`session:<id>`), by lesson id.
+    lessons: HashMap<String, Addr<LessonActor>>,
+    /// What lesson rooms read and do, served by the server.
+    lesson_port: Arc<dyn LessonPort>,
     sockets: HashMap<SocketId, SocketEntry>,
     by_user: HashMap<String, HashSet<SocketId>>,
     by_session: HashMap<String, HashSet<SocketId>>,
@@ -59,6 +65,8 @@ impl Registry {
             idle_after,
             conversations: HashMap::new(),
             groups: HashMap::new(),
+            lessons: HashMap::new(),
+            lesson_port: Arc::new(NoLessons),
             sockets: HashMap::new(),
             by_user: HashMap::new(),
             by_session: HashMap::new(),
@@ -67,6 +75,13 @@ impl Registry {
             pending: HashMap::new(),
             message_rates: HashMap::new(),
         }
+    }
+
+    /// Serves lesson rooms through `port`; without it every room join is
+    /// refused as a stranger's.
+    pub fn with_lessons(mut self, port: Arc<dyn LessonPort>) -> Self {
+        self.lesson_port = port;
+        self
     }
 }
 
@@ -309,6 +324,33 @@ impl Handler<GetGroup> for Registry {
     }
 }
 
+/// The lesson room's actor, started if need be.
+#[derive(Message, Clone)]
+#[rtype(result = "Addr<LessonActor>")]
+pub struct GetLesson(pub String);
+
+impl Handler<GetLesson> for Registry {
+    type Result = MessageResult<GetLesson>;
+
+    fn handle(&mut self, msg: GetLesson, ctx: &mut Self::Context) -> Self::Result {
+        let addr = self
+            .lessons
+            .entry(msg.0.clone())
+            .or_insert_with(|| {
+                let (port, clock, me, idle) = (
+                    self.lesson_port.clone(),
+                    self.clock.clone(),
+                    ctx.address(),
+                    self.idle_after,
+                );
+                let id = msg.0;
+                Supervisor::start(move |_| LessonActor::new(id, port, clock, me, idle))
+            })
+            .clone();
+        MessageResult(addr)
+    }
+}
+
 impl Handler<Idle> for Registry {
     type Result = ();
 
@@ -317,6 +359,10 @@ impl Handler<Idle> for Registry {
         // address are told it retired and come back here for a new one.
         if let Topic::Conversation(id) = &msg.topic {
             if let Some(addr) = self.conversations.remove(&**id) {
+                addr.do_send(Retire);
+            }
+        } else if let Topic::Session(id) = &msg.topic {
+            if let Some(addr) = self.lessons.remove(&**id) {
                 addr.do_send(Retire);
             }
         } else if let Some((kind, id)) = group::group_of(&msg.topic)
@@ -361,7 +407,13 @@ impl Handler<Publish> for Registry {
                     addr.do_send(Broadcast(push));
                 }
             }
-            Topic::Phoenix | Topic::Session(_) => {
+            // A lesson's transitions: its room, if anyone is in it.
+            Topic::Session(id) => {
+                if let Some(addr) = self.lessons.get(&**id) {
+                    addr.do_send(Broadcast(push));
+                }
+            }
+            Topic::Phoenix => {
                 tracing::debug!(topic = %push.topic, "push on a topic nobody can join; dropped");
             }
         }

@@ -31,11 +31,13 @@ use crate::clock::Clock;
 use crate::conversation::ConversationActor;
 use crate::group::{self, GroupActor};
 use crate::identity::Identity;
+use crate::lesson::LessonActor;
 use crate::messages::{ClientEvent, Close, Join, Joined, Leave, Push, SocketId};
 use crate::policy;
 use crate::rate_limit::{RateLimit, SharedMessageRate, TokenBucket, Verdict};
 use crate::registry::{
-    Admit, Connect, Disconnect, GetConversation, GetGroup, Registry, Ticket, TooManySockets,
+    Admit, Connect, Disconnect, GetConversation, GetGroup, GetLesson, Registry, Ticket,
+    TooManySockets,
 };
 
 /// How often the socket checks that the client is still there.
@@ -125,6 +127,7 @@ pub fn start(
 enum Target {
     Conversation(Addr<ConversationActor>),
     Group(Addr<GroupActor>),
+    Lesson(Addr<LessonActor>),
     /// `user:<id>`: pushes come through the registry.
     User,
 }
@@ -363,6 +366,12 @@ impl SocketSession {
                 join,
                 Target::Conversation,
             )),
+            Topic::Session(id) => Box::pin(join_with_retry(
+                registry,
+                GetLesson(id.to_string()),
+                join,
+                Target::Lesson,
+            )),
             t => match group::group_of(t) {
                 Some((kind, id)) => Box::pin(join_with_retry(
                     registry,
@@ -448,14 +457,18 @@ impl SocketSession {
             let r = Reply::error(reason::UNMATCHED_TOPIC, "join the topic first");
             return Self::reply(ctx, join_ref, msg_ref, &topic, r);
         };
-        // The conversation actor decodes its own events; every other topic
-        // a socket can join only pushes.
-        let Target::Conversation(addr) = &ch.target else {
-            let r = match NoEvents::decode(&parsed, &event, payload) {
-                Err(e) => e.reply(),
-                Ok(none) => match none {},
-            };
-            return Self::reply(ctx, join_ref, msg_ref, &topic, r);
+        // Conversation and lesson actors decode their own events; every
+        // other topic a socket can join only pushes.
+        let actor: Recipient<ClientEvent> = match &ch.target {
+            Target::Conversation(addr) => addr.clone().recipient(),
+            Target::Lesson(addr) => addr.clone().recipient(),
+            Target::Group(_) | Target::User => {
+                let r = match NoEvents::decode(&parsed, &event, payload) {
+                    Err(e) => e.reply(),
+                    Ok(none) => match none {},
+                };
+                return Self::reply(ctx, join_ref, msg_ref, &topic, r);
+            }
         };
         // Chat messages draw on the user's bucket, shared by all their
         // sockets, so opening more sockets sends no faster. A refused
@@ -468,7 +481,7 @@ impl SocketSession {
             );
             return Self::reply(ctx, join_ref, msg_ref, &topic, r);
         }
-        let req = addr.send(ClientEvent {
+        let req = actor.send(ClientEvent {
             socket_id,
             identity: self.identity.clone(),
             event,
@@ -556,6 +569,7 @@ fn leave_target(target: &Target, socket_id: SocketId) {
     match target {
         Target::Conversation(a) => a.do_send(Leave { socket_id }),
         Target::Group(a) => a.do_send(Leave { socket_id }),
+        Target::Lesson(a) => a.do_send(Leave { socket_id }),
         Target::User => {}
     }
 }

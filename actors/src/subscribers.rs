@@ -28,6 +28,30 @@ impl Subscribers {
         self.by_socket.is_empty()
     }
 
+    /// Sends to one socket; false if it has not joined.
+    pub fn send_to(&self, id: SocketId, push: &Push) -> bool {
+        match self.by_socket.get(&id) {
+            Some(sub) => {
+                sub.recipient.do_send(push.clone());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends to every joined socket of `user_id` but `except`; answers
+    /// how many it went to.
+    pub fn send_to_user(&self, user_id: &str, push: &Push, except: Option<SocketId>) -> usize {
+        let mut sent = 0;
+        for (id, sub) in &self.by_socket {
+            if sub.user_id == user_id && Some(*id) != except {
+                sub.recipient.do_send(push.clone());
+                sent += 1;
+            }
+        }
+        sent
+    }
+
     /// Sends to every socket but `except`. A full or closed mailbox is not
     /// waited on: a slow socket must not hold up a conversation, and a
     /// socket that misses a push recovers it by rejoining with `since_seq`.

@@ -121,6 +121,18 @@ impl TopicCore {
         self.subscribers.broadcast(push, except);
     }
 
+    /// Sends to one joined socket (a push that differs per person, such
+    /// as a video token); false if it is not joined.
+    pub fn send_to(&self, socket_id: SocketId, push: &Push) -> bool {
+        self.subscribers.send_to(socket_id, push)
+    }
+
+    /// Sends to the joined sockets of one user but `except` (a signal
+    /// for one participant); answers how many.
+    pub fn send_to_user(&self, user_id: &str, push: &Push, except: Option<SocketId>) -> usize {
+        self.subscribers.send_to_user(user_id, push, except)
+    }
+
     /// The registry has dropped this actor's address. Stops the idle timer
     /// so nothing keeps the actor alive (it ends once the last address is
     /// gone). Answers true if sockets had joined in between, which have

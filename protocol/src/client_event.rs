@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::chat;
 use crate::event;
+use crate::lesson;
 use crate::reply::{Reply, reason};
 use crate::topic::Topic;
 
@@ -119,6 +120,45 @@ impl TopicEvents for ConversationEvent {
     }
 }
 
+/// What someone in a lesson room may send on `session:<id>`. Who may do
+/// what (a parent may not start a lesson) is the handler's question.
+#[derive(Debug, Clone)]
+pub enum LessonEvent {
+    /// `lesson:start`. Its payload is ignored (clients send `{}`): there
+    /// is nothing to say but "now".
+    Start,
+    /// `lesson:end`: attendance, notes, an optional homework hint.
+    End(lesson::EndLesson),
+    /// `webrtc:signal`: relayed to one participant, never stored.
+    Signal(lesson::Signal),
+}
+
+impl LessonEvent {
+    /// The event's wire name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Start => event::LESSON_START,
+            Self::End(_) => event::LESSON_END,
+            Self::Signal(_) => event::WEBRTC_SIGNAL,
+        }
+    }
+}
+
+impl TopicEvents for LessonEvent {
+    fn decode(_topic: &Topic, name: &str, payload: Value) -> Result<Self, EventError> {
+        Ok(match name {
+            event::LESSON_START => Self::Start,
+            event::LESSON_END => Self::End(payload_of(event::LESSON_END, payload)?),
+            event::WEBRTC_SIGNAL => Self::Signal(payload_of(event::WEBRTC_SIGNAL, payload)?),
+            other => {
+                return Err(EventError::Unknown {
+                    event: other.to_owned(),
+                });
+            }
+        })
+    }
+}
+
 /// The events of a topic that only pushes (`family:<id>`, `tutor:<id>`,
 /// `user:<id>`, `admin:monitor`): none. The type has no values, so decoding
 /// always fails, and a handler given one cannot be reached.
@@ -137,6 +177,7 @@ impl TopicEvents for NoEvents {
 #[derive(Debug, Clone)]
 pub enum TopicEvent {
     Conversation(ConversationEvent),
+    Lesson(LessonEvent),
 }
 
 impl TopicEvent {
@@ -147,12 +188,12 @@ impl TopicEvent {
             Topic::Conversation(_) => {
                 ConversationEvent::decode(topic, event, payload).map(Self::Conversation)
             }
+            Topic::Session(_) => LessonEvent::decode(topic, event, payload).map(Self::Lesson),
             Topic::Family(_)
             | Topic::Tutor(_)
             | Topic::User(_)
             | Topic::AdminMonitor
-            | Topic::Phoenix
-            | Topic::Session(_) => NoEvents::decode(topic, event, payload).map(|n| match n {}),
+            | Topic::Phoenix => NoEvents::decode(topic, event, payload).map(|n| match n {}),
         }
     }
 }
@@ -296,6 +337,47 @@ mod tests {
                 event: "no:such".into()
             })
         );
+    }
+
+    #[test]
+    fn lesson_events_decode_and_refuse_like_the_others() {
+        let t = topic("session:l1");
+        assert!(matches!(
+            TopicEvent::decode(&t, event::LESSON_START, json!({})),
+            Ok(TopicEvent::Lesson(LessonEvent::Start))
+        ));
+        let end = json!({
+            "attendance": [{"student_id": "s1", "status": "late"}], "notes": "fractions"
+        });
+        match LessonEvent::decode(&t, event::LESSON_END, end) {
+            Ok(LessonEvent::End(e)) => {
+                assert_eq!(e.attendance[0].status, lesson::Mark::Late);
+                assert_eq!(e.homework_hint, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        let signal = json!({"to": "u2", "kind": "ice", "data": {"candidate": "x"}});
+        match LessonEvent::decode(&t, event::WEBRTC_SIGNAL, signal) {
+            Ok(ev @ LessonEvent::Signal(_)) => assert_eq!(ev.name(), event::WEBRTC_SIGNAL),
+            other => panic!("{other:?}"),
+        }
+        for (name, payload) in [
+            (
+                event::WEBRTC_SIGNAL,
+                json!({"to": "u2", "kind": "hello", "data": 1}),
+            ),
+            (event::WEBRTC_SIGNAL, json!({"kind": "offer", "data": 1})),
+            (event::LESSON_END, json!({"attendance": [], "notes": 5})),
+            (
+                event::LESSON_END,
+                json!({"attendance": [{"student_id": "s1", "status": "unconfirmed"}], "notes": ""}),
+            ),
+        ] {
+            let e = LessonEvent::decode(&t, name, payload.clone()).expect_err(name);
+            assert_eq!(e.reason(), "bad_request", "{name} {payload}");
+        }
+        let e = LessonEvent::decode(&t, event::MESSAGE_SEND, json!({})).expect_err("chat");
+        assert_eq!(e.reply().response["reason"], "unknown_event");
     }
 
     #[test]

@@ -29,3 +29,13 @@ pub const CALENDAR_CHANGED: &str = "calendar:changed";
 // Notifications, server → client.
 pub const NOTIFICATION: &str = "notification";
 pub const NOTIFICATION_FAILED: &str = "notification:failed";
+
+// The lesson room (`session:<id>`), client → server.
+pub const LESSON_START: &str = "lesson:start";
+pub const LESSON_END: &str = "lesson:end";
+/// Both ways: a client sends it for one participant, who receives it.
+pub const WEBRTC_SIGNAL: &str = "webrtc:signal";
+
+// The lesson room, server → client.
+pub const LESSON_STATUS: &str = "lesson:status";
+pub const VIDEO_READY: &str = "video:ready";

@@ -11,12 +11,13 @@ pub mod chat;
 pub mod client_event;
 pub mod event;
 pub mod frame;
+pub mod lesson;
 pub mod notify;
 pub mod presence;
 pub mod reply;
 pub mod topic;
 
-pub use client_event::{ConversationEvent, EventError, NoEvents, TopicEvents};
+pub use client_event::{ConversationEvent, EventError, LessonEvent, NoEvents, TopicEvents};
 pub use frame::{Frame, FrameError};
 pub use reply::{Reply, ReplyStatus};
 pub use topic::Topic;

@@ -54,6 +54,12 @@ pub mod reason {
     pub const UNKNOWN_EVENT: &str = "unknown_event";
     pub const UNAVAILABLE: &str = "unavailable";
     pub const INTERNAL: &str = "internal";
+    /// What is stored does not allow it (a lesson already started, over …).
+    pub const CONFLICT: &str = "conflict";
+    /// A payload over its own limit (a `webrtc:signal` over 16 KiB).
+    pub const TOO_LARGE: &str = "too_large";
+    /// A lesson room joined after the lesson was cancelled or moved.
+    pub const LESSON_NOT_ACTIVE: &str = "lesson_not_active";
     /// Between actors only: the topic actor is stopping; ask the registry
     /// again. Never sent to a client.
     pub const RETIRED: &str = "retired";

@@ -17,7 +17,7 @@ pub enum Topic {
     Family(Arc<str>),
     Tutor(Arc<str>),
     User(Arc<str>),
-    /// Reserved: the live lesson room.
+    /// The live lesson room: `session:<lesson_id>`.
     Session(Arc<str>),
     /// The admins' live board: every calendar change, later live lessons.
     AdminMonitor,

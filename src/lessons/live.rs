@@ -138,6 +138,17 @@ async fn transition(
         }
         let o = deps.store.occurrence(&l.id).await?;
         push::calendar_changed(deps, std::slice::from_ref(&o), change, &[]);
+        let at = match change {
+            Change::Started => o.started_at,
+            Change::Ended => o.ended_at,
+            _ => None,
+        };
+        push::lesson_status(
+            deps.broker.as_ref(),
+            &o,
+            Some(&user.user_id),
+            at.unwrap_or(now),
+        );
         return Ok(o);
     }
     Err(busy())

@@ -3,8 +3,10 @@
 //! change commits; a client that was offline reads the calendar on
 //! reconnect, so a push is a hint to refresh, never the only copy.
 
+use chrono::{DateTime, Utc};
 use cms_actors::messages::Push;
 use cms_protocol::calendar::{CalendarChanged, Change, Occurrence};
+use cms_protocol::lesson::LessonStatusPush;
 use cms_protocol::{Topic, event};
 
 use super::Lessons;
@@ -42,4 +44,23 @@ pub fn calendar_changed(
                 .publish(Push::new(topic, event::CALENDAR_CHANGED, &payload));
         }
     }
+}
+
+/// `lesson:status` to the lesson's room (`session:<id>`) after a start or
+/// an end commits, whoever made it (REST, a socket, later a timer): the
+/// room's actor forwards it and hands out video when the lesson goes live.
+/// Takes the publisher alone, so a timer holding only a broker can call it.
+pub fn lesson_status(
+    broker: &dyn cms_actors::Broker,
+    o: &Occurrence,
+    by: Option<&str>,
+    at: DateTime<Utc>,
+) {
+    let payload = LessonStatusPush {
+        status: o.status,
+        at,
+        by: by.map(str::to_owned),
+    };
+    let topic = Topic::Session(o.id.as_str().into());
+    broker.publish(Push::new(topic, event::LESSON_STATUS, &payload));
 }

@@ -2,8 +2,9 @@
 //! joining and when the room is open, what to send them in `video:ready`
 //! (the provider, the room, a link, and for Jitsi with token
 //! authentication a per-person token). Pure: no IO and no clock, every
-//! instant comes from the caller's `RoomWindow`. Nothing calls it yet; the
-//! lesson actor will. docs/lessons.md ("Video") describes it.
+//! instant comes from the caller's `RoomWindow`. The lesson room calls it
+//! per person (`crate::lesson_port`). docs/lessons.md ("Video") describes
+//! it.
 //!
 //! - `config`: the `[video]` section.
 //! - `room`: the room name, an HMAC of the room key.
