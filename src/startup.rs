@@ -96,7 +96,15 @@ impl Application {
                 )
             }),
         });
-        let notify = NotifyHandle::start(notifier);
+        let timers: Arc<dyn crate::notify::scheduler::Timers> =
+            Arc::new(crate::lessons::timers::LessonTimers {
+                store: store.clone(),
+                clock: clock.clone(),
+                broker: broker.clone(),
+                timing: config.lessons.timing(),
+                credit_valid: config.scheduling.policy().credit_valid,
+            });
+        let notify = NotifyHandle::start_with(notifier, Some(timers));
         let notify_handle = notify.clone();
         let s = &config.socket;
         let lessons = Lessons {

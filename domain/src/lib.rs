@@ -6,7 +6,8 @@
 //! - [`ids`]: typed record ids, validated where they enter.
 //! - [`Role`], [`Clock`]: who someone is, and what time it is.
 //! - [`lesson`], [`notify`], [`tutor`]: statuses and kinds as enums.
-//! - [`lifecycle`]: who may open, start and end a lesson, and when.
+//! - [`lifecycle`]: who may open, start and end a lesson, and when;
+//!   [`timers`]: what the server does to a lesson as its deadlines pass.
 //! - [`Refusal`]: why the store turned a change down, typed.
 //! - [`scheduling`]: the time model, recurrence, availability and the
 //!   cancellation policy.
@@ -26,6 +27,7 @@ pub mod refusal;
 pub mod role;
 pub mod scheduling;
 pub mod text;
+pub mod timers;
 pub mod tutor;
 mod vocab;
 pub mod whole_number;

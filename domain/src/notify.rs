@@ -9,6 +9,9 @@ vocab! {
         Booked = "booked",
         Cancelled = "cancelled",
         Rescheduled = "rescheduled",
+        /// The tutor never started the lesson: told to the families like a
+        /// cancellation.
+        NoShow = "no_show",
     }
 }
 

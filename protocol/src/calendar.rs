@@ -107,8 +107,13 @@ pub enum Change {
     Updated,
     /// The lesson went live.
     Started,
-    /// The lesson ended (attendance recorded).
+    /// The lesson ended (attendance recorded, or `unconfirmed` when the
+    /// server ended it).
     Ended,
+    /// The room opened (`status: open`).
+    Opened,
+    /// Nobody started it: `status: tutor_no_show`.
+    NoShow,
 }
 
 /// The payload of `calendar:changed`.

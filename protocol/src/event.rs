@@ -30,6 +30,10 @@ pub const CALENDAR_CHANGED: &str = "calendar:changed";
 pub const NOTIFICATION: &str = "notification";
 pub const NOTIFICATION_FAILED: &str = "notification:failed";
 
+// Lessons as they happen, server → client (the lesson timers).
+pub const LESSON_LATE: &str = "lesson:late";
+pub const BOARD_ALERT: &str = "board:alert";
+
 // The lesson room (`session:<id>`), client → server.
 pub const LESSON_START: &str = "lesson:start";
 pub const LESSON_END: &str = "lesson:end";

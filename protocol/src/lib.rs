@@ -6,6 +6,7 @@
 //! names and the payloads of every event; it depends on serde only, so the
 //! server, the actors, the load generator and the tests share one definition.
 
+pub mod board;
 pub mod calendar;
 pub mod chat;
 pub mod client_event;

@@ -16,6 +16,7 @@ mod clash;
 pub mod error;
 pub mod live;
 pub mod push;
+pub mod timers;
 
 use std::sync::Arc;
 

@@ -4,6 +4,7 @@
 //! reconnect, so a push is a hint to refresh, never the only copy.
 
 use chrono::{DateTime, Utc};
+use cms_actors::Broker;
 use cms_actors::messages::Push;
 use cms_protocol::calendar::{CalendarChanged, Change, Occurrence};
 use cms_protocol::lesson::LessonStatusPush;
@@ -15,6 +16,17 @@ use super::Lessons;
 /// lesson (a withdrawn seat) and still need to hear of it.
 pub fn calendar_changed(
     deps: &Lessons,
+    occurrences: &[Occurrence],
+    change: Change,
+    also_families: &[String],
+) {
+    calendar_changed_via(deps.broker.as_ref(), occurrences, change, also_families);
+}
+
+/// [`calendar_changed`] through any publisher: the lesson timers hold a
+/// broker but not the request-side [`Lessons`].
+pub fn calendar_changed_via(
+    broker: &dyn Broker,
     occurrences: &[Occurrence],
     change: Change,
     also_families: &[String],
@@ -40,8 +52,7 @@ pub fn calendar_changed(
                 Topic::AdminMonitor,
             ]);
         for topic in topics {
-            deps.broker
-                .publish(Push::new(topic, event::CALENDAR_CHANGED, &payload));
+            broker.publish(Push::new(topic, event::CALENDAR_CHANGED, &payload));
         }
     }
 }

@@ -216,7 +216,11 @@ impl Notifier {
         } else {
             job.families.clone()
         };
-        let people = self.store.recipients(&families, &lesson.tutor.id).await?;
+        let mut people = self.store.recipients(&families, &lesson.tutor.id).await?;
+        if kind == Kind::NoShow {
+            // The families are told; the tutor is the one who missed it.
+            people.retain(|r| r.role == Role::Parent);
+        }
         let ics = self.invitation(kind, &covered, now);
         let about = About {
             kind,
@@ -375,7 +379,8 @@ impl Notifier {
     ) -> Option<IcsAttachment> {
         let method = match kind {
             Kind::Booked | Kind::Rescheduled => "REQUEST",
-            Kind::Cancelled => "CANCEL",
+            // The lesson will not take place: calendars drop it.
+            Kind::Cancelled | Kind::NoShow => "CANCEL",
             Kind::Reminder => return None,
         };
         let events: Vec<FeedEvent> = lessons.iter().map(|o| FeedEvent::of(o, now)).collect();

@@ -22,7 +22,9 @@ impl Switches {
         match kind {
             Kind::Reminder => self.reminder,
             Kind::Booked => self.booked,
-            Kind::Cancelled => self.cancelled,
+            // A tutor's no-show is a lesson lost, like a cancellation:
+            // the same switch, so the API keeps its four.
+            Kind::Cancelled | Kind::NoShow => self.cancelled,
             Kind::Rescheduled => self.rescheduled,
         }
     }

@@ -23,8 +23,28 @@ use super::deliver::Notifier;
 /// After the store failed a round, look again this much later.
 const ROUND_RETRY_SECS: i64 = 30;
 
+/// Work the scheduler's round does before the notifications: the lesson
+/// timers (`crate::lessons::timers`). They run first so a no-show notice
+/// they write goes out in the same round; they share the scheduler's wake
+/// (every lesson change already wakes it), its panic net and its liveness
+/// flag. A trait so this module need not know the lessons, which depend
+/// on it.
+pub trait Timers: Send + Sync {
+    /// Does everything due now; answers when the next step falls due.
+    fn run_due(
+        &self,
+    ) -> futures_util::future::BoxFuture<'_, Result<Option<DateTime<Utc>>, cms_store::StoreError>>;
+}
+
+/// What one part of a round answered: its next due time, an error, or a
+/// caught panic.
+type Answer =
+    Result<Result<Option<DateTime<Utc>>, cms_store::StoreError>, Box<dyn std::any::Any + Send>>;
+
 pub struct Scheduler {
     notifier: Arc<Notifier>,
+    /// The lesson timers, run at the start of every round.
+    timers: Option<Arc<dyn Timers>>,
     clock: Arc<dyn Clock>,
     /// A round is being worked through.
     running: bool,
@@ -58,10 +78,15 @@ pub struct Stop;
 pub struct Wake;
 
 impl Scheduler {
-    fn new(notifier: Arc<Notifier>, alive: Arc<AtomicBool>) -> Self {
+    fn new(
+        notifier: Arc<Notifier>,
+        timers: Option<Arc<dyn Timers>>,
+        alive: Arc<AtomicBool>,
+    ) -> Self {
         let clock = notifier.clock.clone();
         Self {
             notifier,
+            timers,
             clock,
             running: false,
             again: false,
@@ -80,36 +105,58 @@ impl Scheduler {
         }
         self.running = true;
         let notifier = self.notifier.clone();
+        let timers = self.timers.clone();
         ctx.spawn(
             async move {
                 use futures_util::FutureExt;
-                std::panic::AssertUnwindSafe(notifier.run_due())
+                let timers: Answer = match &timers {
+                    Some(t) => {
+                        std::panic::AssertUnwindSafe(t.run_due())
+                            .catch_unwind()
+                            .await
+                    }
+                    None => Ok(Ok(None)),
+                };
+                let notices: Answer = std::panic::AssertUnwindSafe(notifier.run_due())
                     .catch_unwind()
-                    .await
+                    .await;
+                (timers, notices)
             }
             .into_actor(self)
-            .map(|res, act, ctx| {
+            .map(|(timers, notices), act, ctx| {
                 act.running = false;
                 if std::mem::take(&mut act.again) {
                     return act.round(ctx);
                 }
-                let next = match res {
-                    Ok(Ok(next)) => next,
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, "reminder round failed");
-                        Some(act.clock.now() + Duration::seconds(ROUND_RETRY_SECS))
-                    }
-                    Err(panic) => {
-                        let panic = crate::telemetry::panic_text(panic.as_ref());
-                        tracing::error!(error = %panic, "reminder round panicked");
-                        Some(act.clock.now() + Duration::seconds(ROUND_RETRY_SECS))
-                    }
-                };
+                let next = [
+                    act.next_wake(timers, "lesson timer"),
+                    act.next_wake(notices, "reminder"),
+                ]
+                .into_iter()
+                .flatten()
+                .min();
                 if let Some(at) = next {
                     act.sleep_until(at, ctx);
                 }
             }),
         );
+    }
+
+    /// When a part of the round wants to run again: when it said, or a
+    /// little later after a failure or a panic (logged here).
+    fn next_wake(&self, answer: Answer, what: &str) -> Option<DateTime<Utc>> {
+        match answer {
+            Ok(Ok(next)) => next,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "{what} round failed");
+                Some(self.clock.now() + Duration::seconds(ROUND_RETRY_SECS))
+            }
+            Err(panic) => {
+                let panic = crate::telemetry::panic_text(panic.as_ref());
+                tracing::error!(error = %panic, "{what} round panicked");
+                Some(self.clock.now() + Duration::seconds(ROUND_RETRY_SECS))
+            }
+        }
     }
 
     fn sleep_until(&mut self, at: DateTime<Utc>, ctx: &mut Context<Self>) {
@@ -159,8 +206,13 @@ pub struct NotifyHandle {
 impl NotifyHandle {
     /// Starts the scheduler actor.
     pub fn start(notifier: Arc<Notifier>) -> Self {
+        Self::start_with(notifier, None)
+    }
+
+    /// Starts the scheduler with the lesson timers run in each round.
+    pub fn start_with(notifier: Arc<Notifier>, timers: Option<Arc<dyn Timers>>) -> Self {
         let alive = Arc::new(AtomicBool::new(true));
-        let addr = Scheduler::new(notifier, alive.clone()).start();
+        let addr = Scheduler::new(notifier, timers, alive.clone()).start();
         Self { addr, alive }
     }
 

@@ -175,6 +175,13 @@ pub fn render(about: &About<'_>, reader: &Reader<'_>) -> Message {
             format!("Cancelled: {lesson}"),
             format!("{lesson} on {at}{more} is cancelled."),
         ),
+        Kind::NoShow => (
+            format!("Not held: {lesson}"),
+            format!(
+                "{lesson} on {at} did not take place: the tutor did not start it. \
+                 A makeup credit has been added for each child."
+            ),
+        ),
         Kind::Rescheduled => {
             let was = about
                 .previous

@@ -17,6 +17,7 @@ mod migrate;
 pub mod notify;
 mod sessions;
 mod students;
+pub mod timers;
 pub mod tutors;
 mod users;
 

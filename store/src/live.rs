@@ -13,7 +13,8 @@ use cms_domain::lifecycle::LessonEventKind;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::lessons::statuses;
+use super::lessons::{NewCredit, statuses};
+use super::notify::NewJob;
 use super::{Store, StoreError, new_key, ts};
 
 /// One student's attendance as stored: `chargeable` marks the seat for
@@ -50,6 +51,13 @@ pub struct Transition {
     pub homework_hint: Option<String>,
     /// Flag the lesson for an admin (a no-show, a lesson the server ended).
     pub needs_review: bool,
+    /// Record that lateness was said (`late_at`): refused as stale if it
+    /// already was, so it is said once.
+    pub late: bool,
+    /// Makeup credits issued with it (a tutor's no-show).
+    pub credits: Vec<NewCredit>,
+    /// Notification jobs created with it (the no-show notice).
+    pub jobs: Vec<NewJob>,
 }
 
 impl Transition {
@@ -74,6 +82,9 @@ impl Transition {
             notes: None,
             homework_hint: None,
             needs_review: false,
+            late: false,
+            credits: Vec::new(),
+            jobs: Vec::new(),
         }
     }
 }
@@ -99,6 +110,12 @@ IF (SELECT VALUE version FROM ONLY $l) != $t.version {
 LET $by = IF $t.by THEN type::record('user', $t.by) ELSE NONE END;
 UPDATE $l SET status = $t.to, version += 1, updated_at = <datetime>$now,
     needs_review = needs_review OR $t.needs_review RETURN NONE;
+IF $t.late {
+    IF (SELECT VALUE late_at FROM ONLY $l) != NONE {
+        THROW 'stale: the lateness was already said';
+    };
+    UPDATE $l SET late_at = <datetime>$now RETURN NONE;
+};
 IF $t.starts {
     UPDATE $l SET started_at = <datetime>$now, started_by = $by RETURN NONE;
 };
@@ -118,6 +135,22 @@ IF $t.to NOT IN $holding {
 IF $t.to NOT IN $reminded {
     UPDATE notify_job SET status = 'withdrawn', note = 'lesson ' + $t.to, done_at = <datetime>$now
         WHERE lesson = $l AND kind = 'reminder' AND status = 'pending' RETURN NONE;
+};
+FOR $cr IN $t.credits {
+    CREATE credit CONTENT {
+        family: type::record('family', $cr.family), student: type::record('student', $cr.student),
+        source: $l, reason: $cr.reason, created_at: <datetime>$now,
+        expires_at: <datetime>$cr.expires_at
+    } RETURN NONE;
+};
+FOR $j IN $t.jobs {
+    CREATE type::record('notify_job', $j.key) CONTENT {
+        kind: $j.kind, lesson: type::record('lesson', $j.lesson),
+        lessons: array::map($j.lessons, |$x| type::record('lesson', $x)),
+        families: array::map($j.families, |$f| type::record('family', $f)),
+        offset_min: $j.offset_min, due_at: <datetime>$j.due_at,
+        scheduled_at: <datetime>$j.due_at, status: 'pending', created_at: <datetime>$now
+    } RETURN NONE;
 };
 CREATE type::record('lesson_event', $event) CONTENT {
     lesson: $l, at: <datetime>$now, by: $by, kind: $t.event, detail: $t.detail

@@ -37,6 +37,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_lesson_lifecycle.surql",
         sql: include_str!("../../migrations/0006_lesson_lifecycle.surql"),
     },
+    Migration {
+        name: "0007_lesson_timers.surql",
+        sql: include_str!("../../migrations/0007_lesson_timers.surql"),
+    },
 ];
 
 impl Store {
