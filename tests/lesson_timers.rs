@@ -553,3 +553,32 @@ fn after_restarts_the_timers_pick_up_in_order_and_never_repeat_a_step() {
         }),
     );
 }
+
+/// The people waiting in the lesson's room hear the status the timers set:
+/// the room opening, then the tutor's no-show.
+#[actix_web::test]
+async fn the_room_hears_the_opening_and_the_no_show() {
+    let (app, clock) = spawn_app_at("2027-03-01T09:00:00Z").await;
+    let s = school(&app, 1).await;
+    let lesson = book_ok(
+        &app,
+        &s.parent,
+        booking(&s.tutor, &[&s.kids[0]], "2027-03-10T16:00"),
+    )
+    .await;
+    let room = format!("session:{}", id(&lesson));
+    let parent = app.joined(&s.parent, &room).await;
+    clock.set(at("2027-03-10T15:50:00Z"));
+    let seen = frames_until(&parent, &room, "lesson:status", |p| p["status"] == "open").await;
+    assert_eq!(
+        seen.last().unwrap().payload["by"],
+        Value::Null,
+        "the server, not a person"
+    );
+    clock.set(at("2027-03-10T16:15:00Z"));
+    let seen = frames_until(&parent, &room, "lesson:status", |p| {
+        p["status"] == "tutor_no_show"
+    })
+    .await;
+    assert_eq!(seen.last().unwrap().payload["at"], "2027-03-10T16:15:00Z");
+}

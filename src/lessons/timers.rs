@@ -206,6 +206,12 @@ impl LessonTimers {
     /// The pushes after a step committed.
     fn announce(&self, l: &TimedLesson, o: &Occurrence, step: TimerStep, now: DateTime<Utc>) {
         let broker = self.broker.as_ref();
+        if !matches!(step, TimerStep::Late { .. }) {
+            // The lesson's room hears a status the server set, as it hears
+            // a tutor's start: people waiting in it learn the tutor did not
+            // come, or that the lesson was ended for them.
+            push::lesson_status(broker, o, None, now);
+        }
         let (alert, message) = match step {
             TimerStep::Open => {
                 push::calendar_changed_via(broker, std::slice::from_ref(o), Change::Opened, &[]);
