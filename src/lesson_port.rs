@@ -2,13 +2,17 @@
 //! video handoff: a lesson room reads its lesson and who may enter from the
 //! store, starts and ends the lesson through `lessons::live` (the code
 //! `POST /lessons/{id}/start|end` runs, so the store's version guard decides
-//! between a socket and REST), and mints each person's video handoff.
+//! between a socket and REST), and mints each person's video handoff. It
+//! also serves the admins' board its rows (`lessons::board`) and pushes a
+//! lesson's row when someone enters or leaves its room.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use cms_actors::Identity;
 use cms_actors::lesson_port::{LessonPort, LessonPortError, LessonView, Transitioned};
 use cms_domain::Caller;
 use cms_domain::ids::StudentId;
+use cms_protocol::board::{BoardChange, BoardLesson};
 use cms_protocol::calendar::Occurrence;
 use cms_protocol::lesson::{EndLesson, LessonInfo};
 use cms_store::StoreError;
@@ -16,6 +20,7 @@ use cms_store::chat::MemberGroup;
 use serde_json::Value;
 
 use crate::config::VideoConfig;
+use crate::lessons::board;
 use crate::lessons::live::{self, AttendanceInput, EndRequest, Marked};
 use crate::lessons::{LessonError, Lessons};
 use crate::video::{self, Participant, RoomWindow};
@@ -78,7 +83,7 @@ fn info(o: &Occurrence) -> LessonInfo {
     }
 }
 
-fn transitioned(o: &Occurrence, at: Option<chrono::DateTime<chrono::Utc>>) -> Transitioned {
+fn transitioned(o: &Occurrence, at: Option<DateTime<Utc>>) -> Transitioned {
     Transitioned {
         info: info(o),
         // The store sets the instant; absent only if it did not, then the
@@ -175,6 +180,25 @@ impl LessonPort for LessonRoom {
             .await
             .map_err(lesson_error)?;
         Ok(transitioned(&o, o.ended_at))
+    }
+
+    async fn board(&self, at: DateTime<Utc>) -> Result<Vec<BoardLesson>, LessonPortError> {
+        board::lessons(&self.lessons.store, at)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn presence_changed(&self, lesson_id: &str) {
+        let deps = &self.lessons;
+        let now = deps.clock.now();
+        board::board_lesson(
+            deps.broker.as_ref(),
+            &deps.store,
+            now,
+            lesson_id,
+            BoardChange::Presence,
+        )
+        .await;
     }
 
     fn video(&self, who: &Identity, lesson: &LessonView) -> Option<Value> {

@@ -5,16 +5,24 @@
 //! pushes out to the sockets joined there: `calendar:changed` arrives
 //! through the broker. Its lifecycle (sockets, idle retire, restart) is the
 //! shared [`TopicCore`]; what is its own is the member cache.
+//!
+//! The admins' actor also serves the live board ([`crate::board`]): a join
+//! is answered with the board as it is now, and each `board:lesson` gets
+//! its rooms' presence before it goes out, one at a time so the rows keep
+//! the order they were published in.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use cms_protocol::reply::reason;
-use cms_protocol::{Reply, Topic};
+use cms_protocol::{Reply, Topic, event};
 use serde_json::json;
 
+use crate::board;
+use crate::clock::Clock;
 use crate::guard::{Panicked, guarded};
+use crate::lesson_port::LessonPort;
 use crate::messages::{Broadcast, Join, Joined, Leave, Retire};
 use crate::policy;
 use crate::registry::Registry;
@@ -55,6 +63,10 @@ pub struct GroupActor {
     store: Arc<dyn ChatStore>,
     /// Users allowed to join, from the store; `None` until loaded.
     members: Option<Arc<Vec<String>>>,
+    /// The lessons the admins' board reads and the clock its window
+    /// follows; `None` for families and tutors.
+    board: Option<(Arc<dyn LessonPort>, Arc<dyn Clock>)>,
+    registry: Addr<Registry>,
 }
 
 impl GroupActor {
@@ -66,12 +78,23 @@ impl GroupActor {
         idle_after: Duration,
     ) -> Self {
         Self {
-            core: TopicCore::new(topic_of(kind, &id), registry, idle_after),
+            core: TopicCore::new(topic_of(kind, &id), registry.clone(), idle_after),
             kind,
             id,
             store,
             members: None,
+            board: None,
+            registry,
         }
+    }
+
+    /// The admins' actor serves the board from `port`, its window on
+    /// `clock`; other groups have no board and ignore it.
+    pub fn with_board(mut self, port: Arc<dyn LessonPort>, clock: Arc<dyn Clock>) -> Self {
+        if self.kind == GroupKind::Admins {
+            self.board = Some((port, clock));
+        }
+        self
     }
 }
 
@@ -107,11 +130,25 @@ impl Handler<Join> for GroupActor {
         let cached = self.members.clone();
         let store = self.store.clone();
         let (kind, id) = (self.kind, self.id.clone());
+        // The board is read inside the join's atomic step: a change pushed
+        // meanwhile waits in the mailbox and follows the snapshot.
+        let board = self.board.clone().map(|(port, clock)| {
+            let at = clock.now();
+            board::snapshot(port, self.registry.clone(), at)
+        });
+        let who = msg.identity.clone();
         let load = async move {
-            match cached {
-                Some(m) => Ok(m),
-                None => store.group_members(kind, &id).await.map(Arc::new),
-            }
+            let members = match cached {
+                Some(m) => m,
+                None => Arc::new(store.group_members(kind, &id).await?),
+            };
+            // Only read for someone who may see it; the refusal itself is
+            // answered below.
+            let snapshot = match board {
+                Some(read) if policy::join_as_member(&who, &members).is_ok() => Some(read.await),
+                _ => None,
+            };
+            Ok((members, snapshot))
         };
         AtomicResponse::new(Box::pin(guarded(load).into_actor(self).map(
             move |res, act, ctx| {
@@ -130,9 +167,21 @@ impl Handler<Join> for GroupActor {
                     }
                     Ok(Ok(m)) => m,
                 };
+                let (members, snapshot) = members;
                 act.members = Some(members.clone());
                 let who = &msg.identity;
                 policy::join_as_member(who, &members)?;
+                let response = match snapshot {
+                    None => json!({}),
+                    Some(Ok(board)) => serde_json::to_value(&board).map_err(|e| {
+                        tracing::error!(error = %e, "the board did not encode");
+                        Reply::error(reason::INTERNAL, "internal error")
+                    })?,
+                    Some(Err(e)) => {
+                        tracing::error!(error = %e, "reading the board failed");
+                        return Err(Reply::error(reason::UNAVAILABLE, "try again"));
+                    }
+                };
                 act.core.subscribe(
                     msg.socket_id,
                     Subscriber {
@@ -141,7 +190,7 @@ impl Handler<Join> for GroupActor {
                     },
                 );
                 Ok(Joined {
-                    response: json!({}),
+                    response,
                     presence: None,
                 })
             },
@@ -168,8 +217,17 @@ impl Handler<Retire> for GroupActor {
 impl Handler<Broadcast> for GroupActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Broadcast, _ctx: &mut Self::Context) {
-        self.core.broadcast(&msg.0, None);
+    fn handle(&mut self, msg: Broadcast, ctx: &mut Self::Context) {
+        if msg.0.event != event::BOARD_LESSON || self.board.is_none() {
+            return self.core.broadcast(&msg.0, None);
+        }
+        // `wait`: nothing else is handled until this row is out, so pushes
+        // keep their order and a join cannot slip between.
+        let done = board::completed(self.registry.clone(), msg.0);
+        ctx.wait(
+            done.into_actor(self)
+                .map(|push, act, _ctx| act.core.broadcast(&push, None)),
+        );
     }
 }
 

@@ -12,6 +12,11 @@
 //! goes live, sends each socket its own `video:ready` (a token per person,
 //! so never one broadcast).
 //!
+//! Who is in the room is told to the admins' board: a person entering or
+//! leaving asks the server (the port) to push the lesson's `board:lesson`,
+//! and the board asks this actor for its presence ([`RoomPresence`]) as the
+//! row goes out.
+//!
 //! Its lifecycle (sockets, idle retire, restart) is the shared
 //! [`TopicCore`]: it retires once the room has been empty for the idle
 //! time, and after a restart or a retire it reads the lesson again.
@@ -27,6 +32,7 @@ use cms_protocol::reply::reason;
 use cms_protocol::{LessonEvent, Reply, Topic, TopicEvents, event};
 use serde_json::{Value, json};
 
+use crate::board::{self, RoomPresence};
 use crate::clock::Clock;
 use crate::guard::{Panicked, guarded};
 use crate::identity::Identity;
@@ -53,6 +59,11 @@ pub struct LessonActor {
     /// Who is behind each joined socket: video tokens are minted per
     /// person. Kept across a restart, like the sockets.
     people: HashMap<SocketId, Identity>,
+    /// A `board:lesson` presence push is being asked for; `again` when the
+    /// room changed meanwhile, so one more follows (never one per socket
+    /// in a burst, never none after the last change).
+    board_asking: bool,
+    board_again: bool,
 }
 
 impl LessonActor {
@@ -71,7 +82,31 @@ impl LessonActor {
             view: None,
             presence: Presence::default(),
             people: HashMap::new(),
+            board_asking: false,
+            board_again: false,
         }
+    }
+
+    fn is_in_room(&self, user_id: &str) -> bool {
+        self.people.values().any(|p| p.user_id == user_id)
+    }
+
+    /// Someone entered or left: the board hears of it through the server.
+    fn tell_board(&mut self, ctx: &mut Context<Self>) {
+        if self.board_asking {
+            self.board_again = true;
+            return;
+        }
+        self.board_asking = true;
+        let port = self.port.clone();
+        let id = self.id.clone();
+        let ask = async move { port.presence_changed(&id).await };
+        ctx.spawn(guarded(ask).into_actor(self).map(|_, act, ctx| {
+            act.board_asking = false;
+            if std::mem::take(&mut act.board_again) {
+                act.tell_board(ctx);
+            }
+        }));
     }
 
     /// Each socket in the room gets its own `video:ready`.
@@ -235,7 +270,11 @@ impl Handler<Join> for LessonActor {
                         recipient: msg.recipient,
                     },
                 );
+                let entering = !act.is_in_room(&who.user_id);
                 act.people.insert(msg.socket_id, who);
+                if entering {
+                    act.tell_board(ctx);
+                }
                 let reply = JoinReply {
                     lesson: view.info.clone(),
                     video,
@@ -252,13 +291,27 @@ impl Handler<Join> for LessonActor {
 impl Handler<Leave> for LessonActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Leave, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Leave, ctx: &mut Self::Context) {
         self.core.unsubscribe(msg.socket_id);
-        self.people.remove(&msg.socket_id);
+        let left = self.people.remove(&msg.socket_id);
         if let Some(diff) = self.presence.leave(msg.socket_id) {
             let push = self.core.push(event::PRESENCE_DIFF, &diff);
             self.core.broadcast(&push, None);
         }
+        // Their last socket here: they left the room.
+        if let Some(who) = left
+            && !self.is_in_room(&who.user_id)
+        {
+            self.tell_board(ctx);
+        }
+    }
+}
+
+impl Handler<RoomPresence> for LessonActor {
+    type Result = MessageResult<RoomPresence>;
+
+    fn handle(&mut self, _: RoomPresence, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(board::in_room(&self.people))
     }
 }
 

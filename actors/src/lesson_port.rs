@@ -3,11 +3,13 @@
 //! and the use cases live in the server (`src/lesson_port.rs` serves this
 //! over `src/lessons/live.rs` and `src/video`), so the actors stay free of
 //! the database and the room calls the very code REST calls: a start over
-//! the socket and one over REST race in one place, the store.
+//! the socket and one over REST race in one place, the store. The admins'
+//! board (`admin:monitor`) reads its lessons through it too.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cms_domain::lesson::LessonStatus;
+use cms_protocol::board::BoardLesson;
 use cms_protocol::lesson::{EndLesson, LessonInfo};
 use cms_protocol::reply::{Reply, reason};
 use serde_json::Value;
@@ -103,6 +105,18 @@ pub trait LessonPort: Send + Sync + 'static {
     /// own; moderator only for the tutor), or `None` without video. Pure
     /// and quick: no IO, so it is called per socket inside the actor.
     fn video(&self, who: &Identity, lesson: &LessonView) -> Option<Value>;
+
+    /// The admins' board at `at`: every lesson of its window as stored,
+    /// `in_room` left empty (the rooms fill it in; the server does not
+    /// know who is in them). Without a board, an empty one.
+    async fn board(&self, _at: DateTime<Utc>) -> Result<Vec<BoardLesson>, LessonPortError> {
+        Ok(Vec::new())
+    }
+
+    /// Someone entered or left the lesson's room: the server pushes the
+    /// lesson's `board:lesson` (`change: presence`) to `admin:monitor`.
+    /// Without a board, nothing.
+    async fn presence_changed(&self, _lesson_id: &str) {}
 }
 
 /// The port of a registry started without lessons (actor tests): every

@@ -9,7 +9,8 @@
 //!   writer of its messages, seq and presence.
 //! - [`group::GroupActor`]: one per active family, per active tutor, and one
 //!   for admins (`admin:monitor`); owns who may hear that topic and fans
-//!   pushes (e.g. `calendar:changed`) out to its sockets.
+//!   pushes (e.g. `calendar:changed`) out to its sockets; the admins' one
+//!   answers a join with the live board ([`board`]).
 //! - [`lesson::LessonActor`]: one per active lesson room (`session:<id>`);
 //!   presence, starting and ending the lesson through the
 //!   [`lesson_port::LessonPort`] the server serves, each person's video
@@ -25,6 +26,7 @@
 //! cached state reloaded from the store. The store (see [`store::ChatStore`])
 //! is the source of truth; an actor's memory is a cache.
 
+pub mod board;
 pub mod broker;
 pub mod clock;
 pub mod conversation;

@@ -14,7 +14,9 @@ use actix::prelude::*;
 
 use crate::clock::Clock;
 use cms_protocol::Topic;
+use cms_protocol::board::RoomPerson;
 
+use crate::board::{RoomPresence, RoomsPresence};
 use crate::conversation::ConversationActor;
 use crate::group::{self, GroupActor};
 use crate::identity::Identity;
@@ -316,8 +318,11 @@ impl Handler<GetGroup> for Registry {
             .entry((msg.0, msg.1.clone()))
             .or_insert_with(|| {
                 let (store, me, idle) = (self.store.clone(), ctx.address(), self.idle_after);
+                let (port, clock) = (self.lesson_port.clone(), self.clock.clone());
                 let GetGroup(kind, id) = msg;
-                Supervisor::start(move |_| GroupActor::new(kind, id, store, me, idle))
+                Supervisor::start(move |_| {
+                    GroupActor::new(kind, id, store, me, idle).with_board(port, clock)
+                })
             })
             .clone();
         MessageResult(addr)
@@ -348,6 +353,30 @@ impl Handler<GetLesson> for Registry {
             })
             .clone();
         MessageResult(addr)
+    }
+}
+
+impl Handler<RoomsPresence> for Registry {
+    type Result = ResponseFuture<HashMap<String, Vec<RoomPerson>>>;
+
+    fn handle(&mut self, msg: RoomsPresence, _ctx: &mut Self::Context) -> Self::Result {
+        // Only the rooms running here: a lesson without one is empty.
+        let rooms: Vec<(String, Addr<LessonActor>)> = msg
+            .0
+            .into_iter()
+            .filter_map(|id| self.lessons.get(&id).cloned().map(|a| (id, a)))
+            .collect();
+        Box::pin(async move {
+            let asked = rooms.into_iter().map(|(id, room)| async move {
+                // A room retiring as it is asked has nobody in it.
+                (id, room.send(RoomPresence).await.unwrap_or_default())
+            });
+            futures_util::future::join_all(asked)
+                .await
+                .into_iter()
+                .filter(|(_, people)| !people.is_empty())
+                .collect()
+        })
     }
 }
 

@@ -33,6 +33,8 @@ pub const NOTIFICATION_FAILED: &str = "notification:failed";
 // Lessons as they happen, server → client (the lesson timers).
 pub const LESSON_LATE: &str = "lesson:late";
 pub const BOARD_ALERT: &str = "board:alert";
+// The admins' board: a lesson's row after any change.
+pub const BOARD_LESSON: &str = "board:lesson";
 
 // The lesson room (`session:<id>`), client → server.
 pub const LESSON_START: &str = "lesson:start";

@@ -13,6 +13,7 @@ use cms_domain::lesson::{Attendance, LessonStatus};
 use cms_domain::lifecycle::{self, LessonEventKind, NotAllowed};
 use cms_domain::scheduling::time::iso;
 use cms_domain::{Caller, Refusal, Role};
+use cms_protocol::board::BoardChange;
 use cms_protocol::calendar::{Change, Occurrence};
 use cms_store::StoreError;
 use cms_store::lessons::LessonState;
@@ -20,7 +21,7 @@ use cms_store::live::{AttendanceRow, LessonEvent, Transition};
 use serde::Deserialize;
 
 use super::error::LessonError;
-use super::{Lessons, PLAN_ATTEMPTS, may_see, not_found, push};
+use super::{Lessons, PLAN_ATTEMPTS, board, may_see, not_found, push};
 
 /// Longest lesson notes, in characters.
 pub const MAX_NOTES: usize = 4000;
@@ -138,10 +139,10 @@ async fn transition(
         }
         let o = deps.store.occurrence(&l.id).await?;
         push::calendar_changed(deps, std::slice::from_ref(&o), change, &[]);
-        let at = match change {
-            Change::Started => o.started_at,
-            Change::Ended => o.ended_at,
-            _ => None,
+        let (at, on_board) = match change {
+            Change::Started => (o.started_at, Some(BoardChange::Started)),
+            Change::Ended => (o.ended_at, Some(BoardChange::Ended)),
+            _ => (None, None),
         };
         push::lesson_status(
             deps.broker.as_ref(),
@@ -149,6 +150,9 @@ async fn transition(
             Some(&user.user_id),
             at.unwrap_or(now),
         );
+        if let Some(change) = on_board {
+            board::board_lesson(deps.broker.as_ref(), &deps.store, now, &o.id, change).await;
+        }
         return Ok(o);
     }
     Err(busy())

@@ -10,6 +10,7 @@
 //! asserts); the checks made here first only turn the common refusals into
 //! clear answers.
 
+pub mod board;
 pub mod book;
 pub mod change;
 mod clash;

@@ -21,6 +21,7 @@ pub fn calendar_changed(
     also_families: &[String],
 ) {
     calendar_changed_via(deps.broker.as_ref(), occurrences, change, also_families);
+    super::board::calendar_changed(deps, occurrences, change);
 }
 
 /// [`calendar_changed`] through any publisher: the lesson timers hold a

@@ -4,6 +4,7 @@
 //! `mem://` (tests), or `ws://host:port` (a SurrealDB server). Rows come back
 //! as JSON values and are read into serde types in each module here.
 
+pub mod board;
 pub mod catalog;
 pub mod chat;
 mod config;
