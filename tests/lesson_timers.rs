@@ -554,10 +554,11 @@ fn after_restarts_the_timers_pick_up_in_order_and_never_repeat_a_step() {
     );
 }
 
-/// The people waiting in the lesson's room hear the status the timers set:
-/// the room opening, then the tutor's no-show.
+/// The people waiting in the lesson's room hear the status the timers set
+/// (the room opening, then the tutor's no-show), and the admins' board gets
+/// the lesson's row for each.
 #[actix_web::test]
-async fn the_room_hears_the_opening_and_the_no_show() {
+async fn the_room_and_the_board_hear_the_opening_and_the_no_show() {
     let (app, clock) = spawn_app_at("2027-03-01T09:00:00Z").await;
     let s = school(&app, 1).await;
     let lesson = book_ok(
@@ -568,6 +569,7 @@ async fn the_room_hears_the_opening_and_the_no_show() {
     .await;
     let room = format!("session:{}", id(&lesson));
     let parent = app.joined(&s.parent, &room).await;
+    let board = app.joined(&s.admin, "admin:monitor").await;
     clock.set(at("2027-03-10T15:50:00Z"));
     let seen = frames_until(&parent, &room, "lesson:status", |p| p["status"] == "open").await;
     assert_eq!(

@@ -26,7 +26,7 @@ use cms_domain::lesson::{Attendance, LessonStatus};
 use cms_domain::lifecycle::{LessonEventKind, Timing};
 use cms_domain::scheduling::time::iso;
 use cms_domain::timers::TimerStep;
-use cms_protocol::board::{AlertKind, BoardAlert, LessonLate};
+use cms_protocol::board::{AlertKind, BoardAlert, BoardChange, LessonLate};
 use cms_protocol::calendar::{Change, Occurrence};
 use cms_protocol::{Topic, event};
 use cms_store::live::{AttendanceRow, Transition};
@@ -138,6 +138,14 @@ impl LessonTimers {
                     tracing::warn!(lesson = %id, error = %e, "lesson timer step done; its pushes were lost")
                 }
             }
+            // The admins' board row, read after the commit like a start's.
+            let change = match step {
+                TimerStep::Open => BoardChange::Opened,
+                TimerStep::Late { .. } => BoardChange::Late,
+                TimerStep::NoShow => BoardChange::NoShow,
+                TimerStep::AutoEnd => BoardChange::Ended,
+            };
+            super::board::board_lesson(self.broker.as_ref(), &self.store, now, id, change).await;
         }
     }
 
