@@ -583,4 +583,20 @@ async fn the_room_and_the_board_hear_the_opening_and_the_no_show() {
     })
     .await;
     assert_eq!(seen.last().unwrap().payload["at"], "2027-03-10T16:15:00Z");
+    for (change, status) in [
+        ("opened", "open"),
+        ("late", "open"),
+        ("no_show", "tutor_no_show"),
+    ] {
+        let seen = frames_until(&board, "admin:monitor", "board:lesson", |p| {
+            p["change"] == change
+        })
+        .await;
+        let row = &seen.last().unwrap().payload["lesson"];
+        assert_eq!(
+            (row["id"].as_str(), &row["status"]),
+            (Some(id(&lesson)), &json!(status)),
+            "{change}"
+        );
+    }
 }
