@@ -450,3 +450,41 @@ async fn a_rest_start_reaches_the_room() {
     }
     assert_eq!(rooms[0], rooms[1]);
 }
+
+/// A lesson moved twice keeps the video room its first booking would have
+/// had: the room derives from the original lesson, which each move points
+/// back to, so a link shared for the lesson stays the lesson's.
+#[actix_web::test]
+async fn a_moved_lesson_keeps_its_video_room() {
+    let (app, clock) = app().await;
+    let (s, first) = lesson(&app).await;
+    let mut id = first.clone();
+    for day in ["2027-03-11T16:00", "2027-03-12T16:00"] {
+        let (status, res) = app
+            .post(
+                &format!("/api/v1/lessons/{id}/reschedule"),
+                Some(&s.parent.token),
+                json!({ "start": day, "reason": "football" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{res}");
+        id = res["occurrence"]["id"].as_str().unwrap().to_owned();
+    }
+    assert_ne!(id, first);
+    let topic = room(&id);
+    let (tutor, _) = enter(&app, &s.tutor, &topic).await;
+    clock.set(at("2027-03-12T15:55:00Z"));
+    let r = tutor.push(&topic, "lesson:start", json!({})).await.unwrap();
+    assert_eq!(r.status, ReplyStatus::Ok, "{:?}", r.response);
+    let v = tutor
+        .next_event_named(&topic, "video:ready", WAIT)
+        .await
+        .unwrap()
+        .payload;
+    // The test server's token secret is `test_config()`'s.
+    let original = cms_server::video::room_name(b"test-secret", &first).unwrap();
+    let own = cms_server::video::room_name(b"test-secret", &id).unwrap();
+    assert_eq!(claims(&v)["room"], original.as_str());
+    assert_ne!(original, own);
+    assert!(v["url"].as_str().unwrap().contains(&original), "{v}");
+}
