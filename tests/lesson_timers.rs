@@ -600,3 +600,77 @@ async fn the_room_and_the_board_hear_the_opening_and_the_no_show() {
         );
     }
 }
+
+/// A server restarted while a lesson is live finds it live — the room hands
+/// the video out again — and still ends it for review at end + 30 minutes,
+/// not before.
+#[test]
+fn a_restart_while_live_keeps_the_lesson_live_and_its_auto_end_on_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config();
+    config.auth.token_ttl_secs = 366 * 24 * 3600;
+    let (cast, l) = run(
+        &config,
+        &dir,
+        0,
+        "2027-03-08T10:00:00Z",
+        Box::new(|app, clock| {
+            Box::pin(async move {
+                let s = school(&app, 1).await;
+                let lesson = book_ok(
+                    &app,
+                    &s.parent,
+                    booking(&s.tutor, &[&s.kids[0]], "2027-03-10T16:00"),
+                )
+                .await;
+                let l = id(&lesson).to_owned();
+                // The room opens first (a jump past it would race the start).
+                clock.set(at("2027-03-10T15:55:00Z"));
+                until_events(&app, &s.parent, &l, &["opened"]).await;
+                clock.set(at("2027-03-10T16:01:00Z"));
+                let (status, body) = app
+                    .post(
+                        &format!("/api/v1/lessons/{l}/start"),
+                        Some(&s.tutor.token),
+                        json!({}),
+                    )
+                    .await;
+                assert_eq!(status, 200, "{body}");
+                let cast = Cast {
+                    admin: s.admin,
+                    parent: s.parent,
+                    tutor: s.tutor,
+                    kids: s.kids,
+                };
+                (cast, l)
+            })
+        }),
+    );
+
+    run(
+        &config,
+        &dir,
+        1,
+        "2027-03-10T16:30:00Z",
+        Box::new(move |app, clock| {
+            Box::pin(async move {
+                assert_eq!(stored(&app, &l).await["status"], "live");
+                let c = app.connect(&cast.parent).await;
+                let topic = format!("session:{l}");
+                let r = c.join(&topic, json!({})).await.unwrap();
+                assert_eq!(r.response["lesson"]["status"], "live", "{:?}", r.response);
+                // A minute before the auto-end bound: still live.
+                clock.set(at("2027-03-10T17:29:00Z"));
+                settle(&app, &cast.parent, &cast.tutor, &cast.kids[0], "2028-01-10").await;
+                assert_eq!(stored(&app, &l).await["status"], "live");
+                clock.set(at("2027-03-10T17:30:00Z"));
+                until_events(&app, &cast.parent, &l, &["opened", "started", "auto_ended"]).await;
+                let s = stored(&app, &l).await;
+                assert_eq!(
+                    (&s["status"], &s["needs_review"]),
+                    (&json!("completed"), &json!(true))
+                );
+            })
+        }),
+    );
+}
