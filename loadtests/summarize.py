@@ -169,6 +169,22 @@ def section(runs, command):
     out.append(f"| {fmt(req, 0)} | {fmt(won, 0)} | {fmt(c409, 0)} | {fmt(b50, 1)} | {fmt(b99, 1)} | {passes(runs, 'booking-race', 'cms')} |")
     out.append("")
 
+    if ("lesson-rush", "cms") in runs:
+        out.append("### Lesson rush (CMS): lessons started at once; start to board and to video")
+        out.append("")
+        out.append("| lessons | admins | board p50 ms | p99 | max | video p50 ms | p99 | max | server CPU ms | RSS MiB | clean runs |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        rush = lambda get: fig(runs, "lesson-rush", "cms", get)
+        cells = [fmt(rush(lambda r: r["extra"]["lessons"]), 0), fmt(rush(lambda r: r["extra"]["admins"]), 0)]
+        for key in ("board_started_ms", "video_ready_ms"):
+            for q in ("p50", "p99", "max"):
+                cells.append(fmt(rush(lambda r, key=key, q=q: r["extra"][key][q]), 1))
+        cells.append(fmt(rush(lambda r: r["extra"]["server_cpu_ms"]), 0))
+        cells.append(fmt(rush(lambda r: None if r["server_rss_kib"] is None else r["server_rss_kib"] / 1024), 0))
+        cells.append(passes(runs, "lesson-rush", "cms"))
+        out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+
     out.append("### Ratios")
     out.append("")
     out.append(f"- Highest rate at p99 ≤ 50 ms, CMS ÷ bare baseline: {ratio(top['cms'], top['bare'])} (target ≥ 0.5×); CMS ÷ nats-server: {ratio(top['cms'], top['nats'])} (target ≥ 1×).")

@@ -136,3 +136,53 @@ async fn a_booking_race_has_exactly_one_winner() {
     assert_eq!(r.extra["won"], 1);
     assert_eq!(r.extra["conflict_409"], 19);
 }
+
+#[actix_web::test]
+async fn a_lesson_rush_tells_every_admin_and_parent_of_every_start() {
+    // The server's clock stands five minutes before the lessons' quarter
+    // hour: booking it is still ahead, and its start window is open.
+    let slot = scenario::lesson_rush::next_quarter(chrono::Utc::now() + chrono::Duration::hours(1));
+    let now = slot - chrono::Duration::minutes(5);
+    let mut c = test_config();
+    c.video.provider = cms_server::video::VideoProvider::Jitsi;
+    // What run.sh raises for 2,000 lessons from one address.
+    c.limits.sockets_per_user = 64;
+    c.limits.connections_per_address = 4_096;
+    let (app, _clock) = spawn_app_at_with(c, &now.to_rfc3339()).await;
+    let seeded = seed(
+        app.store.as_ref().unwrap(),
+        &TokenKeys::new(b"test-secret"),
+        SeedSpec {
+            conversations: 1,
+            members: 2,
+            token_ttl: chrono::Duration::hours(1),
+        },
+        "rush",
+        now,
+    )
+    .await
+    .expect("seeded");
+    let seeded = serde_json::from_value(serde_json::to_value(&seeded).unwrap()).unwrap();
+    let w = Arc::new(World::seeded(&app.base, &seeded, 0, 2).unwrap());
+    let o = scenario::lesson_rush::RushOptions {
+        lessons: 5,
+        admins: 2,
+        slot: Some(slot),
+        drain_secs: 10,
+        ..Default::default()
+    };
+    let r = scenario::lesson_rush::run(w, server(), &o).await.unwrap();
+    assert!(r.passed(), "{}", r.summary());
+    assert_eq!(r.sockets, 5 * 2 + 2);
+    assert_eq!(r.tally.acked, 5);
+    // Every start reached both admins' boards and the lesson's parent.
+    assert_eq!(r.tally.expected, 5 * 2 + 5);
+    assert_eq!(r.tally.delivered, r.tally.expected, "{}", r.summary());
+    assert_eq!(r.extra["board_pushes"], 10);
+    assert_eq!(r.extra["video_pushes"], 5);
+    assert_eq!(r.latency_ms.count, 10);
+    assert_eq!(r.extra["board_started_ms"]["count"], 10);
+    assert_eq!(r.extra["video_ready_ms"]["count"], 5);
+    assert!(r.extra["video_ready_ms"]["max"].as_f64().unwrap() > 0.0);
+    assert!(r.server_rss_kib.unwrap() > 0);
+}

@@ -96,6 +96,21 @@ enum Scenario {
         #[arg(long, default_value_t = 50)]
         requests: usize,
     },
+    /// N lessons starting at once, each with its tutor and a parent in the
+    /// room, A admins on the board: start → board and video latency.
+    LessonRush {
+        #[arg(long, default_value_t = 100)]
+        lessons: usize,
+        #[arg(long, default_value_t = 20)]
+        admins: usize,
+        /// Booking must be done within this; the slot is the first quarter
+        /// hour after it, and the run waits for its start window to open.
+        #[arg(long, default_value_t = 120)]
+        lead_secs: u64,
+        /// How long pushes may trail the starts before they count as lost.
+        #[arg(long, default_value_t = 60)]
+        drain_secs: u64,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -255,6 +270,25 @@ async fn run(cli: &Cli) -> Result<Vec<Report>, String> {
                 requests: *requests,
             };
             scenario::booking_race::run(w, server, &o)
+                .await
+                .map(|r| vec![r])
+                .map_err(err)
+        }
+        Scenario::LessonRush {
+            lessons,
+            admins,
+            lead_secs,
+            drain_secs,
+        } => {
+            let w = world(cli, 0, 2)?;
+            let o = scenario::lesson_rush::RushOptions {
+                lessons: *lessons,
+                admins: *admins,
+                slot: None,
+                lead_secs: *lead_secs,
+                drain_secs: *drain_secs,
+            };
+            scenario::lesson_rush::run(w, server, &o)
                 .await
                 .map(|r| vec![r])
                 .map_err(err)

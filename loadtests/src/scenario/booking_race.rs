@@ -22,13 +22,14 @@ pub struct RaceOptions {
     pub requests: usize,
 }
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
+/// The REST API, for set-up (shared with `lesson-rush`).
+pub(crate) struct Api {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
 }
 
 impl Api {
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -52,7 +53,7 @@ impl Api {
     }
 
     /// Calls and insists on `want`; returns the body.
-    async fn must(
+    pub(crate) async fn must(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -69,7 +70,11 @@ impl Api {
         Ok(res)
     }
 
-    async fn register(&self, role: &str, tag: &str) -> Result<(String, String), ScenarioError> {
+    pub(crate) async fn register(
+        &self,
+        role: &str,
+        tag: &str,
+    ) -> Result<(String, String), ScenarioError> {
         let res = self
             .must(
                 reqwest::Method::POST,

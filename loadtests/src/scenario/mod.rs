@@ -4,6 +4,7 @@
 pub mod booking_race;
 pub mod capacity;
 pub mod chat;
+pub mod lesson_rush;
 pub mod reconnect;
 
 use std::sync::Arc;
