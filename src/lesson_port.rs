@@ -12,6 +12,7 @@ use cms_actors::Identity;
 use cms_actors::lesson_port::{LessonPort, LessonPortError, LessonView, Transitioned};
 use cms_domain::Caller;
 use cms_domain::ids::StudentId;
+use cms_domain::lifecycle::LessonEventKind;
 use cms_protocol::board::{BoardChange, BoardLesson};
 use cms_protocol::calendar::Occurrence;
 use cms_protocol::lesson::{EndLesson, LessonInfo};
@@ -186,6 +187,22 @@ impl LessonPort for LessonRoom {
         board::lessons(&self.lessons.store, at)
             .await
             .map_err(store_error)
+    }
+
+    async fn room_entered(&self, lesson_id: &str, who: &Identity, entered: bool) {
+        let deps = &self.lessons;
+        let kind = if entered {
+            LessonEventKind::Joined
+        } else {
+            LessonEventKind::Left
+        };
+        let logged = deps
+            .store
+            .log_lesson_event(lesson_id, Some(&who.user_id), kind, deps.clock.now())
+            .await;
+        if let Err(e) = logged {
+            tracing::warn!(lesson = %lesson_id, error = %e, "room entry not logged");
+        }
     }
 
     async fn presence_changed(&self, lesson_id: &str) {

@@ -299,7 +299,13 @@ async fn two_sockets_starting_at_once_make_one_live_transition() {
         )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(log.as_array().unwrap().len(), 1, "{log}");
+    let started = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "started")
+        .count();
+    assert_eq!(started, 1, "{log}");
 }
 
 #[actix_web::test]
@@ -487,4 +493,59 @@ async fn a_moved_lesson_keeps_its_video_room() {
     assert_eq!(claims(&v)["room"], original.as_str());
     assert_ne!(original, own);
     assert!(v["url"].as_str().unwrap().contains(&original), "{v}");
+}
+
+/// Entering and leaving the room are in the lesson's log: a person's first
+/// socket in is `joined`, their last one out `left`.
+#[actix_web::test]
+async fn entering_and_leaving_the_room_are_logged() {
+    let (app, _clock) = app().await;
+    let (s, id) = lesson(&app).await;
+    let topic = room(&id);
+    let (tutor, _) = enter(&app, &s.tutor, &topic).await;
+    let (parent, _) = enter(&app, &s.parent, &topic).await;
+    // A second socket of the same parent is not a second entry.
+    let (again, _) = enter(&app, &s.parent, &topic).await;
+    again.close().await;
+    parent.close().await;
+    let want = [
+        ("joined", s.tutor.id.as_str()),
+        ("joined", s.parent.id.as_str()),
+        ("left", s.parent.id.as_str()),
+    ];
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (status, log) = app
+            .get(
+                &format!("/api/v1/lessons/{id}/events"),
+                Some(&s.tutor.token),
+            )
+            .await;
+        assert_eq!(status, 200, "{log}");
+        let mut got: Vec<(String, String)> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap().to_owned(),
+                    e["by"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        // Entries written as people come and go; the two joins may land in
+        // either order.
+        got.sort();
+        let mut expected: Vec<(String, String)> = want
+            .iter()
+            .map(|(k, b)| ((*k).to_owned(), (*b).to_owned()))
+            .collect();
+        expected.sort();
+        if got == expected {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "log {got:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(tutor);
 }

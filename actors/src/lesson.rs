@@ -91,6 +91,14 @@ impl LessonActor {
         self.people.values().any(|p| p.user_id == user_id)
     }
 
+    /// Someone entered or left: the lesson's log records it (through the
+    /// server; a failed write is logged there and changes nothing here).
+    fn log_entry(&self, who: &Identity, entered: bool, ctx: &mut Context<Self>) {
+        let (port, id, who) = (self.port.clone(), self.id.clone(), who.clone());
+        let write = async move { port.room_entered(&id, &who, entered).await };
+        ctx.spawn(guarded(write).into_actor(self).map(|_, _, _| ()));
+    }
+
     /// Someone entered or left: the board hears of it through the server.
     fn tell_board(&mut self, ctx: &mut Context<Self>) {
         if self.board_asking {
@@ -271,6 +279,9 @@ impl Handler<Join> for LessonActor {
                     },
                 );
                 let entering = !act.is_in_room(&who.user_id);
+                if entering {
+                    act.log_entry(&who, true, ctx);
+                }
                 act.people.insert(msg.socket_id, who);
                 if entering {
                     act.tell_board(ctx);
@@ -302,6 +313,7 @@ impl Handler<Leave> for LessonActor {
         if let Some(who) = left
             && !self.is_in_room(&who.user_id)
         {
+            self.log_entry(&who, false, ctx);
             self.tell_board(ctx);
         }
     }

@@ -117,6 +117,10 @@ pub trait LessonPort: Send + Sync + 'static {
     /// lesson's `board:lesson` (`change: presence`) to `admin:monitor`.
     /// Without a board, nothing.
     async fn presence_changed(&self, _lesson_id: &str) {}
+
+    /// `who` entered (their first socket joined) or left (their last socket
+    /// went) the lesson's room: the server writes it to the lesson's log.
+    async fn room_entered(&self, _lesson_id: &str, _who: &Identity, _entered: bool) {}
 }
 
 /// The port of a registry started without lessons (actor tests): every

@@ -169,6 +169,27 @@ impl Store {
         self.value(TRANSITION, vars, 0).await.map(|_| ())
     }
 
+    /// Appends one entry to a lesson's log outside a transition: someone
+    /// entering or leaving its room. Only the log is written.
+    pub async fn log_lesson_event(
+        &self,
+        lesson: &str,
+        by: Option<&str>,
+        kind: LessonEventKind,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.value(
+            "CREATE type::record('lesson_event', $event) CONTENT {
+                 lesson: type::record('lesson', $lesson), at: <datetime>$now,
+                 by: IF $by THEN type::record('user', $by) ELSE NONE END, kind: $kind
+             } RETURN NONE",
+            json!({ "event": new_key(), "lesson": lesson, "by": by, "kind": kind.as_str(), "now": ts(now) }),
+            0,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// A lesson's log, oldest first (ties in insertion order: event keys
     /// are time-ordered).
     pub async fn lesson_events(&self, lesson: &str) -> Result<Vec<LessonEvent>, StoreError> {
