@@ -175,6 +175,9 @@ pub async fn run(
     let api = Arc::new(Api {
         http: reqwest::Client::builder()
             .pool_max_idle_per_host(SETUP_AT_ONCE)
+            // Below the server's keep-alive (5 s): a connection it is
+            // closing is never picked for a POST, which cannot be retried.
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .map_err(setup)?,
         base: world.url.clone(),
