@@ -6,74 +6,12 @@
 
 mod common;
 
-use std::future::Future;
-use std::path::Path;
-use std::pin::Pin;
-use std::sync::Arc;
-
-use cms_actors::ManualClock;
-use cms_server::config::Config;
 use common::notify::{WAIT, instant, parse};
+use common::restart::run;
 use common::sched::{School, book_ok, booking, school};
 use common::smtp::SmtpSink;
 use common::{TestApp, test_config};
 use serde_json::Value;
-
-type Body<T> =
-    Box<dyn FnOnce(TestApp, Arc<ManualClock>) -> Pin<Box<dyn Future<Output = T>>> + Send>;
-
-/// Copies the database directory as it is on disk, lock file and all:
-/// what a restart after `kill -9` finds.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// Runs the server at `now` in a fresh actix system on its own thread,
-/// runs `body` against it, then tears the whole system down. The embedded
-/// store keeps its lock until the process exits, so each run opens a copy
-/// of the previous run's files, taken once that run has stopped: the state
-/// a `kill -9` would leave.
-fn run<T: Send + 'static>(
-    config: &Config,
-    dirs: &tempfile::TempDir,
-    run_no: usize,
-    now: &str,
-    body: Body<T>,
-) -> T {
-    let mut config = config.clone();
-    let db = dirs.path().join(format!("db{run_no}"));
-    if run_no > 0 {
-        copy_dir(&dirs.path().join(format!("db{}", run_no - 1)), &db);
-    }
-    config.database.url = format!("surrealkv://{}", db.display());
-    let now = instant(now);
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let clock = Arc::new(ManualClock::new(now));
-            let app = cms_server::startup::Application::build_with_clock(config, clock.clone())
-                .await
-                .expect("server builds");
-            let app = common::serve(app);
-            let handle = app.handle.clone();
-            let out = body(app, clock).await;
-            if let Some(h) = handle {
-                h.stop().await;
-            }
-            out
-        })
-    })
-    .join()
-    .expect("server thread")
-}
 
 fn reminders(smtp: &SmtpSink) -> Vec<common::notify::Mail> {
     smtp.messages()

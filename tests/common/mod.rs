@@ -4,6 +4,7 @@
 
 pub mod notify;
 pub mod process;
+pub mod restart;
 pub mod sched;
 pub mod smtp;
 pub mod twilio;
