@@ -1,7 +1,7 @@
 //! Accounts over REST: registration, login, students, errors, OpenAPI.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

@@ -5,7 +5,7 @@
 //! and nobody but admins joining.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Utc};
 use cms_loadtest::PhxClient;

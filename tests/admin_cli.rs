@@ -2,7 +2,7 @@
 //! admin can then log in and read every conversation's audit trail.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -3,7 +3,7 @@
 //! by an independent parser; finding tutors and their free slots.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

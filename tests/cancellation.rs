@@ -3,7 +3,7 @@
 //! expired, reschedules that happen whole or not at all.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Utc};
 use common::sched::{book_ok, booking, cancel, outcome, school};

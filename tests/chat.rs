@@ -1,7 +1,7 @@
 //! Chat over the socket: delivery, ordering, catch-up and idempotency.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};

@@ -25,7 +25,7 @@
 //! the test rather than skipping it (`.ci/run` installs the pin).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! survives `kill -9`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use common::process::{signal, start};
 use common::*;

@@ -5,7 +5,7 @@
 //! added later with an `{id}` is walked too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};

@@ -7,7 +7,7 @@
 //! access log, and `/readyz` reports a scheduler that has stopped.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};

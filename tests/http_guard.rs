@@ -3,7 +3,7 @@
 //! response. Raw TCP, since a polite client cannot be slow on purpose.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! same store that neither lose a step nor repeat one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Utc};
 use cms_loadtest::PhxClient;

@@ -5,7 +5,7 @@
 //! and no longer allows (cancelling, moving).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Utc};
 use common::sched::{book_ok, booking, cancel, school};

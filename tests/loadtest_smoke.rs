@@ -3,7 +3,7 @@
 //! reordered. The full runs are `loadtests/run.sh`'s.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

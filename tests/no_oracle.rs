@@ -3,7 +3,7 @@
 //! another family's lesson exists nor what kind it is.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use common::sched::{book_ok, booking, school, student};
 use common::*;

@@ -4,7 +4,7 @@
 //! numbers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::notify::{FROM, SID, TOKEN, instant, rig, set_phone};

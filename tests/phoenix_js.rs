@@ -3,7 +3,7 @@
 //! the `token` param, the other with phoenix.js 1.8's `authToken`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

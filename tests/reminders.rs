@@ -3,7 +3,7 @@
 //! Twilio that records each request.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::notify::{instant, rig, set_phone};
 use common::sched::{book_ok, booking, cancel, school};

@@ -4,7 +4,7 @@
 //! down.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::notify::{WAIT, instant, parse};
 use common::restart::run;

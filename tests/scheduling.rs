@@ -2,7 +2,7 @@
 //! double booking under concurrency, group sizes, templates and prices.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::sched::{book_ok, booking, school, student};
 use common::spawn_app_at;

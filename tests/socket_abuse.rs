@@ -5,7 +5,7 @@
 //! Raw frames go through tokio-tungstenite; time moves on a manual clock.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

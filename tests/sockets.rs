@@ -2,7 +2,7 @@
 //! join, bad frames, limits, logout and presence.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

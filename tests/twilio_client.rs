@@ -2,7 +2,7 @@
 //! Twilio's errors, and how it finds a message accepted before a crash.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
