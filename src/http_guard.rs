@@ -148,8 +148,10 @@ fn timed(payload: Payload, deadline: tokio::time::Instant) -> Payload {
             }
         },
     );
+    // Fused: a reader may poll again after the end (actix-multipart
+    // does), and an unfold must not be.
     Payload::Stream {
-        payload: Box::pin(stream),
+        payload: Box::pin(stream.fuse()),
     }
 }
 
