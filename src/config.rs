@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use cms_store::DatabaseConfig;
 
 use crate::cli::Cli;
+pub use crate::files::config::{DocumentsConfig, UploadsConfig};
 pub use crate::video::VideoConfig;
 
 const SECTIONS: &[&str] = &[
@@ -28,6 +29,8 @@ const SECTIONS: &[&str] = &[
     "limits",
     "lessons",
     "video",
+    "uploads",
+    "documents",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,6 +57,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub lessons: LessonsConfig,
     pub video: VideoConfig,
+    pub uploads: UploadsConfig,
+    pub documents: DocumentsConfig,
 }
 
 /// Every abuse limit and cap in one place, so operators and test harnesses
@@ -368,6 +373,8 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             lessons: LessonsConfig::default(),
             video: VideoConfig::default(),
+            uploads: UploadsConfig::default(),
+            documents: DocumentsConfig::default(),
         }
     }
 }

@@ -7,6 +7,8 @@ pub mod auth;
 pub mod chat_port;
 pub mod cli;
 pub mod config;
+pub mod documents;
+pub mod files;
 pub mod http_guard;
 pub mod lesson_port;
 pub mod lessons;

@@ -34,6 +34,8 @@ pub enum StartupError {
     Email(#[from] EmailError),
     #[error("SMS is misconfigured")]
     Sms(#[from] SmsError),
+    #[error("uploads are misconfigured")]
+    Uploads(#[from] crate::files::UploadSetupError),
     #[error("could not write the OpenAPI document")]
     Document(#[source] serde_json::Error),
     #[error("could not listen on {addr}")]
@@ -107,6 +109,21 @@ impl Application {
         let notify = NotifyHandle::start_with(notifier, Some(timers));
         let notify_handle = notify.clone();
         let s = &config.socket;
+        let uploads = crate::files::Uploads::from_config(
+            &config.uploads,
+            &config.database.url,
+            store.clone(),
+            clock.clone(),
+        )
+        .await?;
+        let documents = crate::documents::Documents {
+            store: store.clone(),
+            uploads,
+            broker: broker.clone(),
+            clock: clock.clone(),
+            config: config.documents.clone(),
+        };
+        crate::documents::rescan::start(documents.clone(), config.uploads.rescan_every_secs);
         let lessons = Lessons {
             store: store.clone(),
             clock: clock.clone(),
@@ -148,6 +165,7 @@ impl Application {
             lessons,
             limits: config.limits.clone(),
             account_guards: crate::auth::AccountGuards::new(&config.limits),
+            documents,
         });
         // Made now, not on the first login for an unknown address, which
         // would otherwise stand out by its timing.

@@ -31,4 +31,6 @@ pub struct AppState {
     pub limits: LimitsConfig,
     /// Login and sign-up throttles (in memory, per node).
     pub account_guards: crate::auth::AccountGuards,
+    /// Tutors' documents and the upload service under them.
+    pub documents: crate::documents::Documents,
 }

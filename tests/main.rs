@@ -13,6 +13,7 @@ mod calendar_live;
 mod cancellation;
 mod chat;
 mod contract;
+mod documents;
 mod durability;
 mod edge;
 mod email;

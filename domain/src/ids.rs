@@ -131,6 +131,10 @@ typed_id! {
     TemplateId,
     CreditId,
     NotificationId,
+    /// A stored upload.
+    FileId,
+    /// A tutor's DBS certificate or qualification.
+    DocumentId,
 }
 
 #[cfg(test)]

@@ -11,12 +11,17 @@
 //! - [`Refusal`]: why the store turned a change down, typed.
 //! - [`scheduling`]: the time model, recurrence, availability and the
 //!   cancellation policy.
+//! - [`files`]: what an upload may be, and its name made safe;
+//!   [`documents`]: a tutor's DBS and qualifications, and when a DBS
+//!   lets them take bookings.
 //! - [`text`]: what a one-line field (a name) may hold.
 //! - [`whole_number`]: integer fields that also take `15.0`, as JSON
 //!   Schema's integers do.
 
 pub mod caller;
 pub mod clock;
+pub mod documents;
+pub mod files;
 pub mod ids;
 pub mod lesson;
 pub mod lifecycle;

@@ -14,6 +14,9 @@ pub enum Refusal {
     /// The tutor is not approved, so takes no bookings.
     #[error("this tutor is not taking bookings")]
     TutorNotBooking,
+    /// The tutor needs a valid DBS to be booked and has none.
+    #[error("{}", .0.explain())]
+    DbsNotValid(crate::documents::DbsGap),
     /// A booking asked to spend makeup credits the family does not have.
     #[error("the family has no unused makeup credit for this booking")]
     NoCredit,

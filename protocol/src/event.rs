@@ -45,3 +45,9 @@ pub const WEBRTC_SIGNAL: &str = "webrtc:signal";
 // The lesson room, server → client.
 pub const LESSON_STATUS: &str = "lesson:status";
 pub const VIDEO_READY: &str = "video:ready";
+
+// Tutors' documents and uploads, server → client: to the tutor's topic and
+// the admins' board.
+pub const DOCUMENT_CHANGED: &str = "document:changed";
+/// To the admins' board: the malware scan refused a file.
+pub const UPLOAD_INFECTED: &str = "upload:infected";

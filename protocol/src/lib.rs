@@ -10,6 +10,7 @@ pub mod board;
 pub mod calendar;
 pub mod chat;
 pub mod client_event;
+pub mod documents;
 pub mod event;
 pub mod frame;
 pub mod lesson;

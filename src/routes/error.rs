@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use cms_domain::Refusal;
 use cms_store::StoreError;
 
 use crate::accounts::AccountError;
@@ -33,6 +34,12 @@ pub enum ApiError {
     /// the body (e.g. `clashes`).
     #[error("{0}")]
     ConflictWith(String, serde_json::Value),
+    /// The body is larger than the limit: 413.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The upload is not a type the platform takes: 415.
+    #[error("{0}")]
+    Unsupported(String),
     /// The request did not arrive in time (a slow body): 408.
     #[error("{0}")]
     Timeout(String),
@@ -59,6 +66,8 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) | Self::ConflictWith(..) => "conflict",
             Self::TooMany { .. } => "too_many_requests",
+            Self::TooLarge(_) => "payload_too_large",
+            Self::Unsupported(_) => "unsupported_media_type",
             Self::Timeout(_) => "request_timeout",
             Self::Internal(_) => "internal",
             Self::Unavailable(_) => "unavailable",
@@ -89,6 +98,11 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(error = %m, "the store's schema refused a value");
                 Self::Invalid("a value is outside what the platform stores".into())
             }
+            // A tutor without a valid DBS: the reason's code too, so an app
+            // can say what to do about it.
+            StoreError::Refused(r @ Refusal::DbsNotValid(gap)) => {
+                Self::ConflictWith(r.to_string(), json!({ "reason": gap.as_str() }))
+            }
             // Every refusal is a rule the request broke against what is
             // stored now: a conflict the caller can read.
             StoreError::Refused(r) => Self::Conflict(r.to_string()),
@@ -107,6 +121,8 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::ConflictWith(..) => StatusCode::CONFLICT,
             Self::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -154,6 +170,37 @@ impl From<LessonError> for ApiError {
                 retry_after,
             } => Self::too_many(message, retry_after),
             LessonError::Store(e) => (*e).into(),
+        }
+    }
+}
+
+impl From<crate::files::UploadError> for ApiError {
+    fn from(e: crate::files::UploadError) -> Self {
+        use crate::files::{FormError as F, UploadError as U};
+        match e {
+            U::Form(f @ (F::FileTooLarge(_) | F::RequestTooLarge(_))) => {
+                Self::TooLarge(f.to_string())
+            }
+            U::Form(f @ F::Malformed(_)) => Self::Malformed(f.to_string()),
+            U::Form(f) => Self::Invalid(f.to_string()),
+            U::Type(t) => Self::Unsupported(t.to_string()),
+            U::Infected(_) => Self::Invalid(e.to_string()),
+            U::NotScanned => Self::Conflict(e.to_string()),
+            U::Store(s) => s.into(),
+            U::Vault(v) => Self::internal(v),
+        }
+    }
+}
+
+impl From<crate::documents::DocumentError> for ApiError {
+    fn from(e: crate::documents::DocumentError) -> Self {
+        use crate::documents::DocumentError as D;
+        match e {
+            D::Invalid(m) => Self::Invalid(m),
+            D::Forbidden(_) => Self::Forbidden(e.to_string()),
+            D::NotFound => Self::NotFound("not found".into()),
+            D::Upload(u) => (*u).into(),
+            D::Store(s) => (*s).into(),
         }
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod accounts;
 pub mod chat;
+pub mod documents;
 pub mod error;
 pub mod extract;
 mod health;
@@ -63,6 +64,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         scope::scope("/api/v1")
             .configure(accounts::routes)
             .configure(chat::routes)
+            .configure(documents::routes)
             .configure(lessons::routes)
             .configure(notifications::routes)
             .configure(tutors::routes),

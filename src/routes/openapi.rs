@@ -27,6 +27,8 @@ use utoipa_actix_web::AppExt;
         ids::TemplateId,
         ids::CreditId,
         ids::NotificationId,
+        ids::FileId,
+        ids::DocumentId,
     )),
     modifiers(&BearerAuth)
 )]

@@ -236,8 +236,21 @@ FOR $c IN $changes {
 };
 IF $new {
     LET $tutor = type::record('user', $new.tutor);
-    IF (SELECT VALUE status FROM ONLY type::record('tutor_profile', $new.tutor)) != 'approved' {
+    LET $profile = SELECT status, dbs_required FROM ONLY type::record('tutor_profile', $new.tutor);
+    IF $profile.status != 'approved' {
         THROW 'tutor_not_booking: this tutor is not taking bookings';
+    };
+    -- A tutor who needs a DBS is bookable only while a verified one counts
+    -- (docs/documents.md); otherwise the newest certificate says why not.
+    IF $profile.dbs_required AND array::len(SELECT VALUE id FROM document
+            WHERE tutor = $tutor AND kind = 'dbs' AND status = 'verified'
+              AND lapses_at > <datetime>$now LIMIT 1) = 0 {
+        LET $newest = (SELECT status FROM document WHERE tutor = $tutor AND kind = 'dbs'
+            ORDER BY created_at DESC LIMIT 1)[0];
+        IF $newest = NONE { THROW 'dbs_missing: no DBS certificate'; };
+        IF $newest.status = 'pending' { THROW 'dbs_pending: the DBS certificate is being checked'; };
+        IF $newest.status = 'rejected' { THROW 'dbs_rejected: the DBS certificate was rejected'; };
+        THROW 'dbs_lapsed: the DBS check has lapsed';
     };
     IF $new.series {
         CREATE type::record('series', $new.series.id) CONTENT {

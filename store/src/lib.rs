@@ -10,6 +10,7 @@ pub mod chat;
 mod config;
 pub mod conversations;
 mod credits;
+pub mod documents;
 mod feeds;
 pub mod lessons;
 mod limits;
@@ -98,7 +99,10 @@ fn classify(e: &surrealdb::Error) -> StoreError {
         _ if msg.contains("can be retried") || msg.contains("conflict") => {
             StoreError::Conflict(msg)
         }
-        _ if msg.contains("assert") || msg.contains("couldn't coerce") => StoreError::Invalid(msg),
+        // SurrealDB writes "Couldn't coerce value for field …".
+        _ if msg.contains("assert") || msg.to_lowercase().contains("couldn't coerce") => {
+            StoreError::Invalid(msg)
+        }
         _ => StoreError::Database(msg),
     }
 }
@@ -116,7 +120,7 @@ fn refusal(thrown: &str) -> Option<Refusal> {
         "tutor_not_booking" => Refusal::TutorNotBooking,
         "no_credit" => Refusal::NoCredit,
         "conflict" => Refusal::Other(message.to_owned()),
-        _ => return None,
+        other => Refusal::DbsNotValid(cms_domain::documents::DbsGap::parse(other)?),
     })
 }
 
@@ -171,31 +175,30 @@ impl Store {
     /// The token signing key: from config, else one kept in the database
     /// (made on first start) so all nodes and restarts share it.
     pub async fn token_secret(&self) -> Result<String, StoreError> {
-        let read = "SELECT VALUE value FROM ONLY setting:jwt_secret";
-        if let Value::String(s) = self.value(read, serde_json::json!({}), 0).await? {
-            return Ok(s);
-        }
         let fresh = format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),
             uuid::Uuid::new_v4().simple()
         );
-        match self
-            .value(
-                "CREATE setting:jwt_secret SET value = $v RETURN NONE",
-                serde_json::json!({ "v": fresh }),
-                0,
-            )
-            .await
-        {
-            Ok(_) => Ok(fresh),
+        self.secret_setting("jwt_secret", &fresh).await
+    }
+
+    /// The secret kept under `name`, or `fresh` kept now if there is none.
+    /// Two nodes starting at once agree: the second reads the first's.
+    pub async fn secret_setting(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
+        let read = "SELECT VALUE value FROM ONLY type::record('setting', $name)";
+        let vars = serde_json::json!({ "name": name, "v": fresh });
+        if let Value::String(s) = self.value(read, vars.clone(), 0).await? {
+            return Ok(s);
+        }
+        let create = "CREATE type::record('setting', $name) SET value = $v RETURN NONE";
+        match self.value(create, vars.clone(), 0).await {
+            Ok(_) => Ok(fresh.to_owned()),
             // Another node made it first.
-            Err(StoreError::Duplicate(_)) => {
-                match self.value(read, serde_json::json!({}), 0).await? {
-                    Value::String(s) => Ok(s),
-                    _ => Err(StoreError::NotFound),
-                }
-            }
+            Err(StoreError::Duplicate(_)) => match self.value(read, vars, 0).await? {
+                Value::String(s) => Ok(s),
+                _ => Err(StoreError::NotFound),
+            },
             Err(e) => Err(e),
         }
     }
@@ -291,6 +294,22 @@ pub fn engine_url(url: &str) -> String {
         format!("{url}{sep}sync=every")
     } else {
         url.to_owned()
+    }
+}
+
+/// `v` with every null member of its objects left out, at any depth. A
+/// bound parameter's JSON null is SurrealDB's NULL, which an `option<…>`
+/// field refuses; left out, the member reads as NONE, which it takes.
+pub(crate) fn without_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
     }
 }
 

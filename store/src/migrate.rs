@@ -41,6 +41,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_lesson_timers.surql",
         sql: include_str!("../../migrations/0007_lesson_timers.surql"),
     },
+    Migration {
+        name: "0008_documents.surql",
+        sql: include_str!("../../migrations/0008_documents.surql"),
+    },
 ];
 
 impl Store {

@@ -59,6 +59,9 @@ pub struct ProfileUpdate<'a> {
     pub buffer_min: u32,
     /// (subject id, rate, group rate).
     pub subjects: Vec<(String, i64, i64)>,
+    /// Whether a new profile needs a valid DBS to be booked
+    /// (`documents.require_dbs`); an existing profile keeps its own.
+    pub require_dbs: bool,
 }
 
 const PROFILE_FIELDS: &str = "record::id(id) AS id, user.name AS name, bio, timezone, status, \
@@ -101,6 +104,7 @@ impl Store {
                  status = IF status = NONE THEN 'pending' ELSE status END,
                  weekly = IF weekly = NONE THEN [] ELSE weekly END,
                  overrides = IF overrides = NONE THEN [] ELSE overrides END,
+                 dbs_required = IF created_at = NONE THEN $require_dbs ELSE dbs_required END,
                  created_at = IF created_at = NONE THEN <datetime>$now ELSE created_at END,
                  updated_at = <datetime>$now
                RETURN NONE;
@@ -113,7 +117,7 @@ impl Store {
              COMMIT TRANSACTION;";
         let vars = json!({
             "id": tutor_id, "bio": p.bio, "tz": p.timezone, "buffer": p.buffer_min,
-            "subjects": subjects, "now": ts(now),
+            "subjects": subjects, "require_dbs": p.require_dbs, "now": ts(now),
         });
         self.value(sql, vars, 0).await?;
         self.tutor_profile(tutor_id).await

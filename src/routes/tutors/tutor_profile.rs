@@ -110,6 +110,7 @@ pub async fn put_profile(
         timezone: &body.timezone,
         buffer_min: body.buffer_min,
         subjects,
+        require_dbs: state.documents.config.require_dbs,
     };
     let profile = state
         .store
