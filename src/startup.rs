@@ -122,6 +122,7 @@ impl Application {
             broker: broker.clone(),
             clock: clock.clone(),
             config: config.documents.clone(),
+            notifier: notify.clone(),
         };
         crate::documents::rescan::start(documents.clone(), config.uploads.rescan_every_secs);
         let lessons = Lessons {

@@ -108,6 +108,38 @@ async fn download(app: &TestApp, who: &User, file_id: &str) -> reqwest::Response
         .expect("sent")
 }
 
+/// The next in-app notification about a DBS, skipping lesson ones.
+async fn dbs_notification(inbox: &cms_loadtest::PhxClient, topic: &str) -> Value {
+    loop {
+        let n = inbox
+            .next_event_named(topic, "notification", WAIT)
+            .await
+            .expect("a notification");
+        if n.payload["kind"] == "dbs_expiry" {
+            return n.payload;
+        }
+    }
+}
+
+/// The channels a job was sent on, once its email is sent too.
+async fn sent_channels(app: &TestApp, job: &str) -> Vec<String> {
+    let store = app.store.as_ref().unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let rows = store.job_deliveries(job).await.unwrap();
+        let mut sent: Vec<String> = rows
+            .iter()
+            .filter(|d| d["status"] == "sent")
+            .map(|d| d["channel"].as_str().unwrap().to_owned())
+            .collect();
+        sent.sort();
+        if sent.len() >= 2 || tokio::time::Instant::now() > deadline {
+            return sent;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn dbs_config() -> cms_server::config::Config {
     let mut c = test_config();
     c.documents.require_dbs = true;
@@ -273,7 +305,7 @@ async fn a_document_is_for_its_tutor_and_admins_and_dbs_reads_are_logged() {
 }
 
 #[actix_web::test]
-async fn a_valid_dbs_gates_booking_and_its_lapse_stops_new_bookings_only() {
+async fn a_valid_dbs_gates_booking_its_tutor_is_reminded_and_its_lapse_stops_new_bookings() {
     let (app, clock) = spawn_app_at_with(dbs_config(), NOW).await;
     let boss = admin(&app).await;
     let parent = app.register("parent", "Pat Parent").await;
@@ -281,6 +313,8 @@ async fn a_valid_dbs_gates_booking_and_its_lapse_stops_new_bookings_only() {
     let tutor = approved_tutor(&app, &boss, "Tess Tutor").await;
     let tutor_socket = app.joined(&tutor, &format!("tutor:{}", tutor.id)).await;
     let board = app.joined(&boss, "admin:monitor").await;
+    let user_topic = format!("user:{}", tutor.id);
+    let inbox = app.joined(&tutor, &user_topic).await;
 
     let (status, body) = try_book(&app, &parent, &tutor, &kid, "2026-12-10T16:00:00Z").await;
     assert_eq!(
@@ -331,6 +365,25 @@ async fn a_valid_dbs_gates_booking_and_its_lapse_stops_new_bookings_only() {
     let (status, later) = try_book(&app, &parent, &tutor, &kid, "2027-01-20T16:00:00Z").await;
     assert_eq!(status, 201, "{later}");
     let lesson_id = later["occurrences"][0]["id"].as_str().unwrap().to_owned();
+
+    // Reminded 30 and 7 days ahead, in the app and by email, once each.
+    for (due, key) in [
+        ("2026-12-11T00:00:01Z", "dbs30"),
+        ("2027-01-03T00:00:01Z", "dbs7"),
+    ] {
+        clock.set(due.parse().unwrap());
+        let n = dbs_notification(&inbox, &user_topic).await;
+        assert!(
+            n["text"]
+                .as_str()
+                .unwrap()
+                .contains("until the end of Sat 9 Jan 2027"),
+            "{n}"
+        );
+        let job = format!("{doc_id}.{key}");
+        let sent = sent_channels(&app, &job).await;
+        assert_eq!(sent, ["email", "inapp"], "{job}");
+    }
 
     clock.set("2027-01-10T00:00:00Z".parse().unwrap());
     let (status, body) = try_book(&app, &parent, &tutor, &kid, "2027-01-21T16:00:00Z").await;

@@ -60,6 +60,16 @@ impl DbsGap {
 /// Days before a DBS lapses that its tutor is reminded.
 pub const DBS_REMINDER_DAYS: [u32; 2] = [30, 7];
 
+/// The reminders of a DBS lapsing at `lapses_at`: (days ahead, when),
+/// for those still ahead of `now`.
+pub fn dbs_reminders(lapses_at: DateTime<Utc>, now: DateTime<Utc>) -> Vec<(u32, DateTime<Utc>)> {
+    DBS_REMINDER_DAYS
+        .iter()
+        .map(|d| (*d, lapses_at - chrono::Duration::days(i64::from(*d))))
+        .filter(|(_, due)| *due > now)
+        .collect()
+}
+
 /// The instant a DBS issued on `issued_on` stops counting: the start of the
 /// same date `valid_months` later, in the UK (certificates are dated, not
 /// timed). `None` past chrono's calendar.
@@ -147,6 +157,35 @@ mod tests {
         // The end of a month carries to the last day of the shorter one.
         let leap = dbs_lapses_at(day(2024, 2, 29), 12);
         assert_eq!(leap.map(|t| t.date_naive()), Some(day(2025, 2, 28)));
+    }
+
+    #[test]
+    fn reminders_fall_30_and_7_days_ahead_while_still_ahead() {
+        let lapses = Utc
+            .with_ymd_and_hms(2027, 1, 10, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let early = Utc
+            .with_ymd_and_hms(2026, 6, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let due: Vec<_> = dbs_reminders(lapses, early)
+            .into_iter()
+            .map(|(d, t)| (d, t.to_rfc3339()))
+            .collect();
+        assert_eq!(
+            due,
+            [
+                (30, "2026-12-11T00:00:00+00:00".to_owned()),
+                (7, "2027-01-03T00:00:00+00:00".to_owned())
+            ]
+        );
+        let late = Utc
+            .with_ymd_and_hms(2026, 12, 20, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
+        assert_eq!(dbs_reminders(lapses, late).len(), 1);
+        assert!(dbs_reminders(lapses, lapses).is_empty());
     }
 
     #[test]

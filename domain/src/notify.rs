@@ -12,6 +12,9 @@ vocab! {
         /// The tutor never started the lesson: told to the families like a
         /// cancellation.
         NoShow = "no_show",
+        /// A tutor's DBS lapses soon (30 and 7 days ahead): told to the
+        /// tutor, about a document rather than a lesson.
+        DbsExpiry = "dbs_expiry",
     }
 }
 

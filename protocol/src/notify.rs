@@ -32,6 +32,11 @@ pub struct FailedDelivery {
 pub struct DeliveryFailed {
     pub job_id: String,
     pub kind: String,
-    pub occurrence_id: String,
+    /// The lesson the job was about; absent for a job about a document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurrence_id: Option<String>,
+    /// The document a DBS reminder was about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_id: Option<String>,
     pub failures: Vec<FailedDelivery>,
 }

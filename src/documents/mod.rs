@@ -10,7 +10,9 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use cms_actors::messages::Push;
 use cms_actors::{Broker, Clock};
-use cms_domain::documents::{DbsStanding, DocumentKind, DocumentStatus, dbs_lapses_at};
+use cms_domain::documents::{
+    DbsStanding, DocumentKind, DocumentStatus, dbs_lapses_at, dbs_reminders,
+};
 use cms_domain::files::FilePurpose;
 use cms_domain::{Caller, Role};
 use cms_protocol::documents::{DocumentChange, DocumentChanged, UploadInfected};
@@ -63,6 +65,8 @@ pub struct Documents {
     pub broker: Arc<dyn Broker>,
     pub clock: Arc<dyn Clock>,
     pub config: crate::files::DocumentsConfig,
+    /// Woken when a verification adds reminder jobs.
+    pub notifier: crate::notify::NotifyHandle,
 }
 
 /// A tutor's documents and where their DBS leaves them.
@@ -156,38 +160,45 @@ impl Documents {
             return Err(DocumentError::Forbidden(Role::Admin));
         }
         let doc = self.store.document(id).await?;
+        let now = self.clock.now();
         let review = match &verdict {
-            Verdict::Verify => Review::Verify {
-                lapses_at: match doc.kind {
+            Verdict::Verify => {
+                let lapses_at = match doc.kind {
                     DocumentKind::Qualification => None,
-                    DocumentKind::Dbs => {
-                        let issued = doc
-                            .issued_on
-                            .as_deref()
-                            .and_then(|d| d.parse::<NaiveDate>().ok())
-                            .ok_or_else(|| {
-                                DocumentError::Invalid("this DBS has no issue date".into())
-                            })?;
-                        Some(
-                            dbs_lapses_at(issued, self.config.dbs_valid_months).ok_or_else(
-                                || DocumentError::Invalid("the issue date is out of range".into()),
-                            )?,
-                        )
-                    }
-                },
-            },
+                    DocumentKind::Dbs => Some(self.lapse_of(&doc)?),
+                };
+                Review::Verify {
+                    lapses_at,
+                    reminders: lapses_at
+                        .map(|at| dbs_reminders(at, now))
+                        .unwrap_or_default(),
+                }
+            }
             Verdict::Reject(reason) => Review::Reject { reason },
         };
         let row = self
             .store
-            .review_document(id, &review, &admin.user_id, self.clock.now())
+            .review_document(id, &review, &admin.user_id, now)
             .await?;
+        // New reminder jobs: the scheduler looks at its queue again.
+        self.notifier.wake();
         let change = match row.status {
             DocumentStatus::Rejected => DocumentChange::Rejected,
             _ => DocumentChange::Verified,
         };
         self.publish(&row, change);
         Ok(row)
+    }
+
+    /// When a DBS document stops counting, from its issue date.
+    fn lapse_of(&self, doc: &DocumentRow) -> Result<chrono::DateTime<chrono::Utc>, DocumentError> {
+        let issued = doc
+            .issued_on
+            .as_deref()
+            .and_then(|d| d.parse::<NaiveDate>().ok())
+            .ok_or_else(|| DocumentError::Invalid("this DBS has no issue date".into()))?;
+        dbs_lapses_at(issued, self.config.dbs_valid_months)
+            .ok_or_else(|| DocumentError::Invalid("the issue date is out of range".into()))
     }
 
     /// A file the caller may read, and its bytes. A document's file is for

@@ -158,7 +158,16 @@ impl Notifier {
     async fn process(&self, job: &JobRow) -> Result<(), StoreError> {
         let now = self.clock.now();
         let kind = job.kind;
-        let lesson = match self.store.occurrence(&job.lesson).await {
+        if kind == Kind::DbsExpiry {
+            return self.process_dbs(job).await;
+        }
+        let Some(lesson_id) = job.lesson.as_deref() else {
+            return self
+                .store
+                .finish_job(&job.key, JobStatus::Failed, Some("no lesson"), now)
+                .await;
+        };
+        let lesson = match self.store.occurrence(lesson_id).await {
             Err(StoreError::NotFound) => {
                 return self
                     .store
@@ -311,7 +320,7 @@ impl Notifier {
         }
         // Each (channel, person) is independent: send them side by side.
         let inapp = futures_util::future::join_all(rendered.iter().map(|(r, _, msg)| {
-            self.deliver_inapp(&job.key, &r.id, job.kind, &msg.inapp, &lesson.id)
+            self.deliver_inapp(&job.key, &r.id, job.kind, &msg.inapp, Some(&lesson.id))
         }));
         let providers =
             futures_util::future::join_all(sends.into_iter().map(|(r, send)| async move {
@@ -329,14 +338,31 @@ impl Notifier {
             }));
         let (inapp, outcomes) = futures_util::future::join(inapp, providers).await;
         inapp.into_iter().collect::<Result<(), _>>()?;
+        let outcomes = outcomes
+            .into_iter()
+            .map(|(r, channel, outcome)| (r.id.as_str(), channel, outcome))
+            .collect();
+        self.settle(job, outcomes, unrendered, Some(lesson.id.clone()))
+            .await
+    }
+
+    /// Ends a job from its deliveries' outcomes: waits for the earliest
+    /// retry, else `sent`, else `failed` with the admins told which
+    /// deliveries failed.
+    async fn settle(
+        &self,
+        job: &JobRow,
+        outcomes: Vec<(&str, Channel, Result<Outcome, StoreError>)>,
+        mut failures: Vec<FailedDelivery>,
+        occurrence_id: Option<String>,
+    ) -> Result<(), StoreError> {
         let mut retry_at: Option<DateTime<Utc>> = None;
-        let mut failures = unrendered;
-        for (r, channel, outcome) in outcomes {
+        for (user, channel, outcome) in outcomes {
             match outcome? {
                 Outcome::Done => {}
                 Outcome::Failed(error) => failures.push(FailedDelivery {
                     channel: channel.as_str().to_owned(),
-                    user_id: r.id.clone(),
+                    user_id: user.to_owned(),
                     error,
                 }),
                 Outcome::RetryAt(t) => retry_at = Some(retry_at.map_or(t, |x| x.min(t))),
@@ -358,7 +384,8 @@ impl Notifier {
         let payload = DeliveryFailed {
             job_id: job.key.clone(),
             kind: job.kind.as_str().to_owned(),
-            occurrence_id: lesson.id.clone(),
+            occurrence_id,
+            document_id: job.document.clone(),
             failures,
         };
         self.broker.publish(Push::new(
@@ -367,6 +394,74 @@ impl Notifier {
             &payload,
         ));
         Ok(())
+    }
+
+    /// A DBS reminder: to the tutor, in the app and by email, while that
+    /// certificate is still the one that counts. Renewed meanwhile (a later
+    /// verified one counts longer) or no longer verified: withdrawn.
+    async fn process_dbs(&self, job: &JobRow) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let doc = match job.document.as_deref() {
+            Some(id) => match self.store.document(id).await {
+                Err(StoreError::NotFound) => None,
+                other => Some(other?),
+            },
+            None => None,
+        };
+        let Some(doc) = doc else {
+            return self
+                .store
+                .finish_job(&job.key, JobStatus::Failed, Some("no such document"), now)
+                .await;
+        };
+        let lapses_at = doc
+            .lapses_at
+            .as_deref()
+            .and_then(|t| t.parse::<DateTime<Utc>>().ok());
+        let counting = self.store.dbs_record(&doc.tutor_id, now).await?.valid_until;
+        let current = doc.status == cms_domain::documents::DocumentStatus::Verified
+            && lapses_at.is_some()
+            && counting == lapses_at;
+        let Some(lapses_at) = lapses_at.filter(|_| current) else {
+            return self
+                .store
+                .finish_job(
+                    &job.key,
+                    JobStatus::Withdrawn,
+                    Some("renewed or no longer verified"),
+                    now,
+                )
+                .await;
+        };
+        let people = self.store.recipients(&[], &doc.tutor_id).await?;
+        let mut outcomes = Vec::new();
+        for r in people.iter().filter(|r| r.role == Role::Tutor) {
+            let reader = Reader {
+                name: &r.name,
+                tz: r.timezone,
+                family_id: None,
+            };
+            let msg = text::render_dbs(lapses_at, &reader);
+            self.deliver_inapp(&job.key, &r.id, job.kind, &msg.inapp, None)
+                .await?;
+            let send = Send::Email(Email {
+                to: vec![(r.name.clone(), r.email.clone())],
+                subject: msg.subject,
+                text: msg.text,
+                html: msg.html,
+                ics: None,
+                message_id: format!("{}.{}@cms-education", job.key, r.id),
+            });
+            let outcome = match caught(self.deliver(&job.key, &r.id, send)).await {
+                Ok(outcome) => outcome,
+                Err(panic) => {
+                    self.delivery_panicked(&job.key, Channel::Email, &r.id, &panic)
+                        .await
+                }
+            };
+            outcomes.push((r.id.as_str(), Channel::Email, outcome));
+        }
+        self.settle(job, outcomes, Vec::new(), None).await
     }
 
     /// The calendar file a notice carries: the booked lessons as a
@@ -381,7 +476,7 @@ impl Notifier {
             Kind::Booked | Kind::Rescheduled => "REQUEST",
             // The lesson will not take place: calendars drop it.
             Kind::Cancelled | Kind::NoShow => "CANCEL",
-            Kind::Reminder => return None,
+            Kind::Reminder | Kind::DbsExpiry => return None,
         };
         let events: Vec<FeedEvent> = lessons.iter().map(|o| FeedEvent::of(o, now)).collect();
         Some(IcsAttachment {
@@ -398,7 +493,7 @@ impl Notifier {
         user: &str,
         kind: Kind,
         text: &str,
-        occurrence: &str,
+        occurrence: Option<&str>,
     ) -> Result<(), StoreError> {
         let id = format!("{job}.{user}");
         let stored = self
@@ -675,6 +770,7 @@ impl Notifier {
             job_id: job.key.clone(),
             kind: job.kind.as_str().to_owned(),
             occurrence_id: job.lesson.clone(),
+            document_id: job.document.clone(),
             // No one delivery failed: the whole job did.
             failures: vec![FailedDelivery {
                 channel: JOB_WIDE.to_owned(),
@@ -708,7 +804,8 @@ mod tests {
         JobRow {
             key: key.into(),
             kind: JobKind::Booked,
-            lesson: "l1".into(),
+            lesson: Some("l1".into()),
+            document: None,
             lessons: vec!["l1".into()],
             families: Vec::new(),
             offset_min: None,

@@ -26,6 +26,8 @@ impl Switches {
             // the same switch, so the API keeps its four.
             Kind::Cancelled | Kind::NoShow => self.cancelled,
             Kind::Rescheduled => self.rescheduled,
+            // A lapsing DBS stops the tutor's bookings: always told.
+            Kind::DbsExpiry => true,
         }
     }
 }

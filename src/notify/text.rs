@@ -192,6 +192,9 @@ pub fn render(about: &About<'_>, reader: &Reader<'_>) -> Message {
                 format!("{lesson} is moved to {at}{was}."),
             )
         }
+        // About a document, not a lesson: `render_dbs` writes these. A
+        // lesson job never has this kind; should one, it still reads.
+        Kind::DbsExpiry => (lesson.clone(), format!("{lesson} on {at}.")),
     };
     let subject = format!("{headline} — {}", short_when(start, reader.tz));
     let text = format!("Hello {reader_name},\n\n{detail}\n\nCMS Education\n");
@@ -208,6 +211,34 @@ pub fn render(about: &About<'_>, reader: &Reader<'_>) -> Message {
         inapp: detail.clone(),
         text,
         html,
+    }
+}
+
+/// A tutor's reminder that their DBS lapses at `lapses_at`.
+pub fn render_dbs(lapses_at: DateTime<Utc>, reader: &Reader<'_>) -> Message {
+    let reader_name = word(reader.name);
+    // The certificate counts until the start of this day: it is the last
+    // day it counts that the tutor needs, so the day before, in their zone.
+    let last = (lapses_at - Duration::seconds(1))
+        .with_timezone(&reader.tz)
+        .format("%a %-d %b %Y")
+        .to_string();
+    let detail = format!(
+        "Your enhanced DBS check counts until the end of {last}. Upload your renewed \
+         certificate before then: from the next day you cannot take new bookings \
+         until a new one is verified."
+    );
+    let subject = format!("Your DBS check lapses after {last}");
+    Message {
+        subject: one_line(&subject, usize::MAX),
+        sms: one_line(&format!("CMS Education: {detail}"), usize::MAX),
+        text: format!("Hello {reader_name},\n\n{detail}\n\nCMS Education\n"),
+        html: format!(
+            "<!doctype html><html><body><p>Hello {},</p><p>{}</p><p>CMS Education</p></body></html>",
+            escape(&reader_name),
+            escape(&detail)
+        ),
+        inapp: detail,
     }
 }
 

@@ -84,9 +84,11 @@ pub struct NewDocument<'a> {
 
 /// An admin's decision on a pending document.
 pub enum Review<'a> {
-    /// A DBS carries when it lapses; a qualification does not lapse.
+    /// A DBS carries when it lapses, and the reminders (days ahead, when)
+    /// its tutor gets before; a qualification does neither.
     Verify {
         lapses_at: Option<DateTime<Utc>>,
+        reminders: Vec<(u32, DateTime<Utc>)>,
     },
     Reject {
         reason: &'a str,
@@ -218,9 +220,23 @@ impl Store {
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<DocumentRow, StoreError> {
-        let (status, lapses_at, reason) = match review {
-            Review::Verify { lapses_at } => (DocumentStatus::Verified, lapses_at.map(ts), None),
-            Review::Reject { reason } => (DocumentStatus::Rejected, None, Some(*reason)),
+        let (status, lapses_at, reason, jobs) = match review {
+            Review::Verify {
+                lapses_at,
+                reminders,
+            } => {
+                // Keyed by document and lead: verifying makes them once.
+                let jobs: Vec<_> = reminders
+                    .iter()
+                    .map(|(days, due)| {
+                        json!({ "key": format!("{id}.dbs{days}"), "offset_min": days * 1440, "due_at": ts(*due) })
+                    })
+                    .collect();
+                (DocumentStatus::Verified, lapses_at.map(ts), None, jobs)
+            }
+            Review::Reject { reason } => {
+                (DocumentStatus::Rejected, None, Some(*reason), Vec::new())
+            }
         };
         // A missing document is a 404, not a refusal.
         self.document(id).await?;
@@ -234,15 +250,22 @@ impl Store {
                  lapses_at = IF $lapses_at THEN <datetime>$lapses_at ELSE NONE END,
                  reviewed_by = type::record('user', $by), reviewed_at = <datetime>$now
                  RETURN NONE;
+             FOR $j IN $jobs {{
+                 CREATE type::record('notify_job', $j.key) CONTENT {{
+                     kind: 'dbs_expiry', document: $d, lessons: [], families: [],
+                     offset_min: $j.offset_min, due_at: <datetime>$j.due_at,
+                     scheduled_at: <datetime>$j.due_at, status: 'pending', created_at: <datetime>$now
+                 }} RETURN NONE;
+             }};
              SELECT {} FROM ONLY $d;
              COMMIT TRANSACTION;",
             document_fields()
         );
         let vars = json!({
             "id": id, "status": status, "lapses_at": lapses_at, "reason": reason,
-            "by": by, "now": ts(now),
+            "by": by, "jobs": jobs, "now": ts(now),
         });
-        self.row(&sql, vars, 4).await
+        self.row(&sql, vars, 5).await
     }
 
     /// What booking needs to know about a tutor's DBS.
@@ -430,6 +453,7 @@ mod tests {
         let lapses = at("2027-01-10T00:00:00Z");
         let verify = Review::Verify {
             lapses_at: Some(lapses),
+            reminders: cms_domain::documents::dbs_reminders(lapses, now),
         };
         let row = store
             .review_document("d1", &verify, "t1", now)

@@ -35,7 +35,11 @@ pub struct NewJob {
 pub struct JobRow {
     pub key: String,
     pub kind: JobKind,
-    pub lesson: String,
+    /// What the job is about: a lesson, or (a DBS reminder) a document.
+    #[serde(default)]
+    pub lesson: Option<String>,
+    #[serde(default)]
+    pub document: Option<String>,
     #[serde(default)]
     pub lessons: Vec<String>,
     #[serde(default)]
@@ -47,7 +51,9 @@ pub struct JobRow {
     pub status: JobStatus,
 }
 
-const JOB_FIELDS: &str = "record::id(id) AS key, kind, record::id(lesson) AS lesson, \
+const JOB_FIELDS: &str = "record::id(id) AS key, kind, \
+     IF lesson THEN record::id(lesson) ELSE NONE END AS lesson, \
+     IF document THEN record::id(document) ELSE NONE END AS document, \
      array::map(lessons, |$l| record::id($l)) AS lessons, \
      array::map(families, |$f| record::id($f)) AS families, \
      offset_min, due_at, scheduled_at, status";
@@ -333,7 +339,7 @@ impl Store {
         id: &str,
         kind: JobKind,
         text: &str,
-        occurrence: &str,
+        occurrence: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<Notification>, StoreError> {
         let sql = format!(
@@ -349,7 +355,8 @@ impl Store {
             }} RETURN NONE;
             CREATE type::record('notification', $id) CONTENT {{
                 user: type::record('user', $user), kind: $kind, text: $text,
-                occurrence: type::record('lesson', $occ), created_at: <datetime>$now
+                occurrence: IF $occ THEN type::record('lesson', $occ) ELSE NONE END,
+                created_at: <datetime>$now
             }} RETURN {NOTIFICATION_FIELDS};
             COMMIT TRANSACTION;"
         );
@@ -543,7 +550,7 @@ mod tests {
             let store = store.clone();
             async move {
                 store
-                    .deliver_inapp("j1", "u1", id, JobKind::Booked, "hello", "l1", now)
+                    .deliver_inapp("j1", "u1", id, JobKind::Booked, "hello", Some("l1"), now)
                     .await
                     .unwrap()
             }
@@ -568,7 +575,15 @@ mod tests {
         job(&store, "j2", now).await;
         assert!(
             store
-                .deliver_inapp("j1", "u2", "j1.u2", JobKind::Booked, "hello", "l1", now)
+                .deliver_inapp(
+                    "j1",
+                    "u2",
+                    "j1.u2",
+                    JobKind::Booked,
+                    "hello",
+                    Some("l1"),
+                    now
+                )
                 .await
                 .unwrap()
                 .is_none()
