@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod documents;
 pub mod files;
+pub mod homework;
 pub mod http_guard;
 pub mod lesson_port;
 pub mod lessons;

@@ -125,6 +125,13 @@ impl Application {
             notifier: notify.clone(),
         };
         crate::documents::rescan::start(documents.clone(), config.uploads.rescan_every_secs);
+        let homework = crate::homework::Homework {
+            store: store.clone(),
+            uploads: documents.uploads.clone(),
+            broker: broker.clone(),
+            clock: clock.clone(),
+            notifier: notify.clone(),
+        };
         let lessons = Lessons {
             store: store.clone(),
             clock: clock.clone(),
@@ -167,6 +174,7 @@ impl Application {
             limits: config.limits.clone(),
             account_guards: crate::auth::AccountGuards::new(&config.limits),
             documents,
+            homework,
         });
         // Made now, not on the first login for an unknown address, which
         // would otherwise stand out by its timing.

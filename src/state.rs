@@ -33,4 +33,6 @@ pub struct AppState {
     pub account_guards: crate::auth::AccountGuards,
     /// Tutors' documents and the upload service under them.
     pub documents: crate::documents::Documents,
+    /// Homework, hand-ins, progress and reports.
+    pub homework: crate::homework::Homework,
 }

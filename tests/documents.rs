@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use common::form::{Part, download, post_form};
 use common::sched::{approved_tutor, booking, student};
 use common::{TestApp, User, WAIT, admin, spawn_app_at_with, test_config};
 use serde_json::Value;
@@ -19,44 +20,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const NOW: &str = "2026-12-04T09:00:00Z";
 const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\nDBS-PLAINTEXT-MARKER\n%%EOF\n";
 
-/// One part of a multipart body: (field, filename, bytes).
-type Part<'a> = (&'a str, Option<&'a str>, &'a [u8]);
-
-fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
-    let boundary = "cms-test-boundary-7d1f";
-    let mut body = Vec::new();
-    for (name, filename, bytes) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match filename {
-            Some(f) => body.extend_from_slice(
-                format!(
-                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/pdf\r\n\r\n"
-                )
-                .as_bytes(),
-            ),
-            None => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
-            ),
-        }
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 async fn upload(app: &TestApp, who: &User, parts: &[Part<'_>]) -> (u16, Value) {
-    let (content_type, body) = multipart(parts);
-    let resp = reqwest::Client::new()
-        .post(format!("{}/api/v1/tutor/documents", app.base))
-        .bearer_auth(&who.token)
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("sent");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.expect("json"))
+    post_form(app, "/api/v1/tutor/documents", who, parts).await
 }
 
 /// Uploads a qualification titled `title` with `bytes` sent as `name`.
@@ -97,15 +62,6 @@ async fn upload_dbs(app: &TestApp, tutor: &User, issued_on: &str) -> Value {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["status"], "pending");
     body
-}
-
-async fn download(app: &TestApp, who: &User, file_id: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(format!("{}/api/v1/files/{file_id}", app.base))
-        .bearer_auth(&who.token)
-        .send()
-        .await
-        .expect("sent")
 }
 
 /// The next in-app notification about a DBS, skipping lesson ones.
@@ -404,6 +360,23 @@ async fn a_valid_dbs_gates_booking_its_tutor_is_reminded_and_its_lapse_stops_new
         .await;
     assert_eq!(status, 200, "{lesson}");
     assert_eq!(lesson["status"], "booked");
+
+    // On the lesson's day the admins' board marks it: its tutor has no
+    // valid DBS now.
+    clock.set("2027-01-20T10:00:00Z".parse().unwrap());
+    let watcher = app.connect(&boss).await;
+    let snapshot = watcher
+        .join("admin:monitor", serde_json::json!({}))
+        .await
+        .unwrap();
+    let row = snapshot.response["lessons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == lesson_id.as_str())
+        .cloned()
+        .expect("the lesson is on the board");
+    assert_eq!(row["tutor_without_dbs"], true, "{row}");
 
     // A renewal, once verified, lets bookings in again.
     let renewal = upload_dbs(&app, &tutor, "2027-01-05").await;

@@ -17,6 +17,7 @@ mod documents;
 mod durability;
 mod edge;
 mod email;
+mod homework;
 mod hostile_text;
 mod http_guard;
 mod lesson_room;

@@ -108,7 +108,7 @@ async fn an_expired_tokens_socket_closes_with_4001_and_cannot_join() {
             assert_eq!(r.status, ReplyStatus::Error, "{:?}", r.response);
             assert_eq!(r.response["reason"], "unauthorized");
         }
-        Err(ClientError::Closed) => {}
+        Err(ClientError::Closed | ClientError::ClosedWith { .. }) => {}
         Err(e) => panic!("join after expiry: {e}"),
     }
     let closed = c.closed(WAIT).await.expect("closed at expiry");

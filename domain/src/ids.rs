@@ -135,6 +135,8 @@ typed_id! {
     FileId,
     /// A tutor's DBS certificate or qualification.
     DocumentId,
+    HomeworkId,
+    ReportId,
 }
 
 #[cfg(test)]

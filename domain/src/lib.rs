@@ -13,7 +13,8 @@
 //!   cancellation policy.
 //! - [`files`]: what an upload may be, and its name made safe;
 //!   [`documents`]: a tutor's DBS and qualifications, and when a DBS
-//!   lets them take bookings.
+//!   lets them take bookings; [`homework`]: hand-ins and the progress
+//!   figures read from them.
 //! - [`text`]: what a one-line field (a name) may hold.
 //! - [`whole_number`]: integer fields that also take `15.0`, as JSON
 //!   Schema's integers do.
@@ -22,6 +23,7 @@ pub mod caller;
 pub mod clock;
 pub mod documents;
 pub mod files;
+pub mod homework;
 pub mod ids;
 pub mod lesson;
 pub mod lifecycle;

@@ -15,6 +15,14 @@ vocab! {
         /// A tutor's DBS lapses soon (30 and 7 days ahead): told to the
         /// tutor, about a document rather than a lesson.
         DbsExpiry = "dbs_expiry",
+        /// Homework set for a child: to the child's parents.
+        HomeworkSet = "homework_set",
+        /// Due within a day and not handed in.
+        HomeworkDue = "homework_due",
+        /// Past due and not handed in.
+        HomeworkOverdue = "homework_overdue",
+        /// The tutor graded a hand-in.
+        HomeworkGraded = "homework_graded",
     }
 }
 

@@ -84,7 +84,15 @@ impl PhxClient {
         let (done_tx, done_rx) = oneshot::channel();
         let (w, c) = (waiters.clone(), closed.clone());
         tokio::spawn(async move {
-            while let Some(Ok(msg)) = stream.next().await {
+            while let Some(msg) = stream.next().await {
+                let msg = match msg {
+                    Ok(msg) => msg,
+                    // Why the socket ended, for whoever was waiting on it.
+                    Err(e) => {
+                        *lock(&c) = Some((0, format!("read error: {e}")));
+                        break;
+                    }
+                };
                 match msg {
                     Message::Text(text) => {
                         let Ok(frame) = Frame::decode(&text) else {
@@ -156,7 +164,10 @@ impl PhxClient {
         self.send_frame(&frame).await?;
         match tokio::time::timeout(REPLY_TIMEOUT, rx).await {
             Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(_)) => Err(ClientError::Closed),
+            Ok(Err(_)) => Err(match lock(&self.closed).clone() {
+                Some((code, reason)) => ClientError::ClosedWith { code, reason },
+                None => ClientError::Closed,
+            }),
             Err(_) => {
                 lock(&self.waiters).remove(&r);
                 Err(ClientError::Timeout(format!(

@@ -11,6 +11,10 @@ pub enum ClientError {
     WebSocket(#[source] Box<tungstenite::Error>),
     #[error("the socket is closed")]
     Closed,
+    /// Closed while a reply was awaited: the server's close code and
+    /// reason, or code 0 and the read error.
+    #[error("the socket closed ({code} {reason})")]
+    ClosedWith { code: u16, reason: String },
     #[error("timed out waiting for {0}")]
     Timeout(String),
     #[error("not joined to {0}")]

@@ -99,6 +99,11 @@ pub struct BoardLesson {
     /// Rises with every stored change of the lesson: of two pushes about
     /// one lesson, the higher `version` is the newer status.
     pub version: u32,
+    /// The tutor needs a DBS check and none counts now (it lapsed, or is
+    /// missing, rejected or waiting for its check): the lesson was booked
+    /// before and stays, for an admin to look at (docs/documents.md).
+    #[serde(default)]
+    pub tutor_without_dbs: bool,
 }
 
 /// The `ok` response to joining `admin:monitor`: the board now.

@@ -51,3 +51,6 @@ pub const VIDEO_READY: &str = "video:ready";
 pub const DOCUMENT_CHANGED: &str = "document:changed";
 /// To the admins' board: the malware scan refused a file.
 pub const UPLOAD_INFECTED: &str = "upload:infected";
+
+// Homework, server → client: to each family with a child in it.
+pub const HOMEWORK_SET: &str = "homework:set";

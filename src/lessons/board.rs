@@ -94,13 +94,14 @@ pub fn row(r: BoardRow, now: DateTime<Utc>) -> BoardLesson {
         started_at: r.started_at,
         ended_at: r.ended_at,
         version: r.version,
+        tutor_without_dbs: r.tutor_without_dbs,
     }
 }
 
 /// Every lesson on the board at `now`, by start.
 pub async fn lessons(store: &Store, now: DateTime<Utc>) -> Result<Vec<BoardLesson>, StoreError> {
     let (from, to) = window(now);
-    let rows = store.board_lessons(from, to).await?;
+    let rows = store.board_lessons(from, to, now).await?;
     Ok(rows.into_iter().map(|r| row(r, now)).collect())
 }
 
@@ -124,7 +125,7 @@ pub async fn board_lesson(
     lesson_id: &str,
     change: BoardChange,
 ) {
-    let r = match store.board_lesson(lesson_id).await {
+    let r = match store.board_lesson(lesson_id, now).await {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(lesson = %lesson_id, error = %e, "board:lesson not pushed: the lesson could not be read");
@@ -173,6 +174,10 @@ pub fn calendar_changed(deps: &Lessons, occurrences: &[Occurrence], change: Chan
             started_at: o.started_at,
             ended_at: o.ended_at,
             version: o.version,
+            // A booking just passed the DBS rule in its transaction; a
+            // cancellation takes the lesson off. The snapshot and the live
+            // pushes read the flag from the store.
+            tutor_without_dbs: false,
         };
         publish(deps.broker.as_ref(), lesson, change);
     }
@@ -211,6 +216,7 @@ mod tests {
                     at: at("2027-03-10T16:05:00Z"),
                 })
                 .collect(),
+            tutor_without_dbs: false,
         }
     }
 

@@ -158,8 +158,15 @@ impl Notifier {
     async fn process(&self, job: &JobRow) -> Result<(), StoreError> {
         let now = self.clock.now();
         let kind = job.kind;
-        if kind == Kind::DbsExpiry {
-            return self.process_dbs(job).await;
+        match kind {
+            Kind::DbsExpiry => return self.process_dbs(job).await,
+            Kind::HomeworkSet
+            | Kind::HomeworkDue
+            | Kind::HomeworkOverdue
+            | Kind::HomeworkGraded => {
+                return self.process_homework(job).await;
+            }
+            _ => {}
         }
         let Some(lesson_id) = job.lesson.as_deref() else {
             return self
@@ -396,6 +403,83 @@ impl Notifier {
         Ok(())
     }
 
+    /// A homework notice, to the child's parents in the app and by email.
+    /// A due or overdue notice for work handed in meanwhile is withdrawn
+    /// (the hand-in withdrew it in its own transaction; this is a second
+    /// line).
+    async fn process_homework(&self, job: &JobRow) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let (Some(hw_id), Some(student)) = (job.homework.as_deref(), job.student.as_deref()) else {
+            return self
+                .store
+                .finish_job(&job.key, JobStatus::Failed, Some("no homework"), now)
+                .await;
+        };
+        let hw = match self.store.homework(hw_id).await {
+            Err(StoreError::NotFound) => {
+                return self
+                    .store
+                    .finish_job(&job.key, JobStatus::Failed, Some("no such homework"), now)
+                    .await;
+            }
+            other => other?,
+        };
+        let handed = self.store.submission(hw_id, student).await?;
+        if matches!(job.kind, Kind::HomeworkDue | Kind::HomeworkOverdue) && handed.is_some() {
+            return self
+                .store
+                .finish_job(&job.key, JobStatus::Withdrawn, Some("handed in"), now)
+                .await;
+        }
+        let Some(child) = hw.students.iter().find(|s| s.id == student) else {
+            return self
+                .store
+                .finish_job(
+                    &job.key,
+                    JobStatus::Failed,
+                    Some("not this homework's child"),
+                    now,
+                )
+                .await;
+        };
+        let people = self
+            .store
+            .recipients(std::slice::from_ref(&child.family_id), &hw.tutor_id)
+            .await?;
+        let mut outcomes = Vec::new();
+        for r in people.iter().filter(|r| r.role == Role::Parent) {
+            let reader = Reader {
+                name: &r.name,
+                tz: r.timezone,
+                family_id: r.family_id.as_deref(),
+            };
+            let msg = text::render_homework(job.kind, &hw, &child.name, handed.as_ref(), &reader);
+            self.deliver_inapp(&job.key, &r.id, job.kind, &msg.inapp, None)
+                .await?;
+            let prefs = Prefs::from_stored(r.notify.as_ref());
+            if !prefs.email.on(job.kind) {
+                continue;
+            }
+            let send = Send::Email(Email {
+                to: vec![(r.name.clone(), r.email.clone())],
+                subject: msg.subject,
+                text: msg.text,
+                html: msg.html,
+                ics: None,
+                message_id: format!("{}.{}@cms-education", job.key, r.id),
+            });
+            let outcome = match caught(self.deliver(&job.key, &r.id, send)).await {
+                Ok(outcome) => outcome,
+                Err(panic) => {
+                    self.delivery_panicked(&job.key, Channel::Email, &r.id, &panic)
+                        .await
+                }
+            };
+            outcomes.push((r.id.as_str(), Channel::Email, outcome));
+        }
+        self.settle(job, outcomes, Vec::new(), None).await
+    }
+
     /// A DBS reminder: to the tutor, in the app and by email, while that
     /// certificate is still the one that counts. Renewed meanwhile (a later
     /// verified one counts longer) or no longer verified: withdrawn.
@@ -476,7 +560,12 @@ impl Notifier {
             Kind::Booked | Kind::Rescheduled => "REQUEST",
             // The lesson will not take place: calendars drop it.
             Kind::Cancelled | Kind::NoShow => "CANCEL",
-            Kind::Reminder | Kind::DbsExpiry => return None,
+            Kind::Reminder
+            | Kind::DbsExpiry
+            | Kind::HomeworkSet
+            | Kind::HomeworkDue
+            | Kind::HomeworkOverdue
+            | Kind::HomeworkGraded => return None,
         };
         let events: Vec<FeedEvent> = lessons.iter().map(|o| FeedEvent::of(o, now)).collect();
         Some(IcsAttachment {
@@ -806,6 +895,8 @@ mod tests {
             kind: JobKind::Booked,
             lesson: Some("l1".into()),
             document: None,
+            homework: None,
+            student: None,
             lessons: vec!["l1".into()],
             families: Vec::new(),
             offset_min: None,

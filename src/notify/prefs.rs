@@ -28,6 +28,12 @@ impl Switches {
             Kind::Rescheduled => self.rescheduled,
             // A lapsing DBS stops the tutor's bookings: always told.
             Kind::DbsExpiry => true,
+            // Homework notices follow the reminder switch: they are
+            // reminders of something to do.
+            Kind::HomeworkSet
+            | Kind::HomeworkDue
+            | Kind::HomeworkOverdue
+            | Kind::HomeworkGraded => self.reminder,
         }
     }
 }

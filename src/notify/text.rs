@@ -194,7 +194,11 @@ pub fn render(about: &About<'_>, reader: &Reader<'_>) -> Message {
         }
         // About a document, not a lesson: `render_dbs` writes these. A
         // lesson job never has this kind; should one, it still reads.
-        Kind::DbsExpiry => (lesson.clone(), format!("{lesson} on {at}.")),
+        Kind::DbsExpiry
+        | Kind::HomeworkSet
+        | Kind::HomeworkDue
+        | Kind::HomeworkOverdue
+        | Kind::HomeworkGraded => (lesson.clone(), format!("{lesson} on {at}.")),
     };
     let subject = format!("{headline} — {}", short_when(start, reader.tz));
     let text = format!("Hello {reader_name},\n\n{detail}\n\nCMS Education\n");
@@ -229,6 +233,57 @@ pub fn render_dbs(lapses_at: DateTime<Utc>, reader: &Reader<'_>) -> Message {
          until a new one is verified."
     );
     let subject = format!("Your DBS check lapses after {last}");
+    Message {
+        subject: one_line(&subject, usize::MAX),
+        sms: one_line(&format!("CMS Education: {detail}"), usize::MAX),
+        text: format!("Hello {reader_name},\n\n{detail}\n\nCMS Education\n"),
+        html: format!(
+            "<!doctype html><html><body><p>Hello {},</p><p>{}</p><p>CMS Education</p></body></html>",
+            escape(&reader_name),
+            escape(&detail)
+        ),
+        inapp: detail,
+    }
+}
+
+/// A homework notice to a parent about their child.
+pub fn render_homework(
+    kind: Kind,
+    hw: &cms_store::homework::HomeworkRow,
+    child: &str,
+    handed: Option<&cms_store::homework::SubmissionRow>,
+    reader: &Reader<'_>,
+) -> Message {
+    let reader_name = word(reader.name);
+    let (child, title, tutor) = (word(child), word(&hw.title), word(&hw.tutor_name));
+    let due = when(hw.due_at, reader.tz);
+    let (subject, detail) = match kind {
+        Kind::HomeworkDue => (
+            format!("Homework due tomorrow: {title}"),
+            format!(
+                "{child}'s homework \"{title}\" from {tutor} is due {due} and has not been handed in yet."
+            ),
+        ),
+        Kind::HomeworkOverdue => (
+            format!("Homework overdue: {title}"),
+            format!(
+                "{child}'s homework \"{title}\" from {tutor} was due {due} and has not been handed in. It can still be handed in."
+            ),
+        ),
+        Kind::HomeworkGraded => {
+            let score = handed
+                .and_then(|s| Some(format!(": {} out of {}", s.score?, s.max_score?)))
+                .unwrap_or_default();
+            (
+                format!("Homework marked: {title}"),
+                format!("{tutor} has marked {child}'s homework \"{title}\"{score}."),
+            )
+        }
+        _ => (
+            format!("New homework: {title}"),
+            format!("{tutor} has set {child} homework: \"{title}\", due {due}."),
+        ),
+    };
     Message {
         subject: one_line(&subject, usize::MAX),
         sms: one_line(&format!("CMS Education: {detail}"), usize::MAX),

@@ -15,6 +15,7 @@ pub mod documents;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod homework;
 pub mod lessons;
 pub mod notifications;
 mod openapi;
@@ -65,6 +66,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(accounts::routes)
             .configure(chat::routes)
             .configure(documents::routes)
+            .configure(homework::routes)
             .configure(lessons::routes)
             .configure(notifications::routes)
             .configure(tutors::routes),

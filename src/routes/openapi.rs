@@ -29,6 +29,8 @@ use utoipa_actix_web::AppExt;
         ids::NotificationId,
         ids::FileId,
         ids::DocumentId,
+        ids::HomeworkId,
+        ids::ReportId,
     )),
     modifiers(&BearerAuth)
 )]

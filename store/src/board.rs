@@ -44,6 +44,10 @@ pub struct BoardRow {
     pub version: u32,
     /// The lesson's `late`, `no_show` and `auto_ended` events, oldest first.
     pub alert_events: Vec<AlertEvent>,
+    /// The tutor needs a DBS and none counts now (lapsed, missing,
+    /// rejected, or waiting for its check): booked before, kept, watched.
+    #[serde(default)]
+    pub tutor_without_dbs: bool,
 }
 
 const BOARD_FIELDS: &str = "record::id(id) AS id, status, starts_at AS start, ends_at AS `end`, \
@@ -52,7 +56,10 @@ const BOARD_FIELDS: &str = "record::id(id) AS id, status, starts_at AS start, en
      (SELECT record::id(id) AS id, name, record::id(family) AS family_id FROM $parent.students) AS students, \
      started_at, ended_at, needs_review ?? false AS needs_review, version, \
      (SELECT kind, at FROM lesson_event WHERE lesson = $parent.id AND kind IN $alerting \
-        ORDER BY at) AS alert_events";
+        ORDER BY at) AS alert_events, \
+     ((SELECT VALUE dbs_required FROM ONLY type::record('tutor_profile', record::id($parent.tutor))) ?? false \
+        AND array::len(SELECT VALUE id FROM document WHERE tutor = $parent.tutor AND kind = 'dbs' \
+            AND status = 'verified' AND lapses_at > <datetime>$now LIMIT 1) = 0) AS tutor_without_dbs";
 
 /// The event kinds an alert is raised from.
 fn alerting() -> [LessonEventKind; 3] {
@@ -69,6 +76,7 @@ impl Store {
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<Vec<BoardRow>, StoreError> {
         let sql = format!(
             "SELECT {BOARD_FIELDS} FROM lesson
@@ -78,16 +86,16 @@ impl Store {
         );
         let vars = json!({
             "earliest": ts(from - Duration::hours(LONGEST_LESSON_HOURS)),
-            "from": ts(from), "to": ts(to), "alerting": alerting(),
+            "from": ts(from), "to": ts(to), "alerting": alerting(), "now": ts(now),
         });
         self.rows(&sql, vars, 0).await
     }
 
     /// One lesson as the board reads it; `NotFound` when there is none.
-    pub async fn board_lesson(&self, id: &str) -> Result<BoardRow, StoreError> {
+    pub async fn board_lesson(&self, id: &str, now: DateTime<Utc>) -> Result<BoardRow, StoreError> {
         let sql = format!("SELECT {BOARD_FIELDS} FROM type::record('lesson', $id)");
-        self.row(&sql, json!({ "id": id, "alerting": alerting() }), 0)
-            .await
+        let vars = json!({ "id": id, "alerting": alerting(), "now": ts(now) });
+        self.row(&sql, vars, 0).await
     }
 }
 
@@ -152,7 +160,7 @@ mod tests {
         let store = store().await;
         let now = at("2027-03-10T16:10:00Z");
         let rows = store
-            .board_lessons(now - Duration::hours(3), now + Duration::hours(12))
+            .board_lessons(now - Duration::hours(3), now + Duration::hours(12), now)
             .await
             .unwrap();
         let ids: Vec<_> = rows.iter().map(|r| r.id.as_str()).collect();
@@ -169,7 +177,7 @@ mod tests {
         store.transition(&open, now).await.unwrap();
         let late = Transition::new("soon", 2, LessonStatus::Open, LessonEventKind::Late, None);
         store.transition(&late, now).await.unwrap();
-        let row = store.board_lesson("soon").await.unwrap();
+        let row = store.board_lesson("soon", now).await.unwrap();
         assert_eq!(row.status, LessonStatus::Open);
         assert_eq!(row.version, 3);
         assert_eq!(
@@ -181,7 +189,7 @@ mod tests {
             "opening raises nothing"
         );
         assert!(matches!(
-            store.board_lesson("nope").await,
+            store.board_lesson("nope", now).await,
             Err(StoreError::NotFound)
         ));
     }

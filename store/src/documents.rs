@@ -37,7 +37,7 @@ pub struct NewFile<'a> {
     pub scan: ScanStatus,
 }
 
-const FILE_FIELDS: &str = "record::id(id) AS id, record::id(owner) AS owner_id, purpose, name, \
+pub(crate) const FILE_FIELDS: &str = "record::id(id) AS id, record::id(owner) AS owner_id, purpose, name, \
      media_type, size, scan, <string>created_at AS created_at";
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

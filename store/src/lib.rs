@@ -12,6 +12,7 @@ pub mod conversations;
 mod credits;
 pub mod documents;
 mod feeds;
+pub mod homework;
 pub mod lessons;
 mod limits;
 pub mod live;

@@ -45,6 +45,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_documents.surql",
         sql: include_str!("../../migrations/0008_documents.surql"),
     },
+    Migration {
+        name: "0009_homework.surql",
+        sql: include_str!("../../migrations/0009_homework.surql"),
+    },
 ];
 
 impl Store {

@@ -40,6 +40,11 @@ pub struct JobRow {
     pub lesson: Option<String>,
     #[serde(default)]
     pub document: Option<String>,
+    /// A homework notice: the homework and the child.
+    #[serde(default)]
+    pub homework: Option<String>,
+    #[serde(default)]
+    pub student: Option<String>,
     #[serde(default)]
     pub lessons: Vec<String>,
     #[serde(default)]
@@ -54,6 +59,8 @@ pub struct JobRow {
 const JOB_FIELDS: &str = "record::id(id) AS key, kind, \
      IF lesson THEN record::id(lesson) ELSE NONE END AS lesson, \
      IF document THEN record::id(document) ELSE NONE END AS document, \
+     IF homework THEN record::id(homework) ELSE NONE END AS homework, \
+     IF student THEN record::id(student) ELSE NONE END AS student, \
      array::map(lessons, |$l| record::id($l)) AS lessons, \
      array::map(families, |$f| record::id($f)) AS families, \
      offset_min, due_at, scheduled_at, status";

@@ -2,6 +2,7 @@
 //! and the protocol client from `cms-loadtest`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod form;
 pub mod notify;
 pub mod process;
 pub mod restart;

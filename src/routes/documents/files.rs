@@ -4,6 +4,7 @@
 
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, get, web};
+use cms_domain::files::FilePurpose;
 use cms_domain::ids::FileId;
 
 use crate::routes::error::ApiError;
@@ -21,7 +22,18 @@ pub async fn download(
     user: AuthUser,
     id: web::Path<FileId>,
 ) -> Result<HttpResponse, ApiError> {
-    let (file, bytes) = state.documents.download(&user, id.as_str()).await?;
+    let docs = &state.documents;
+    let (file, bytes) = match docs.store.file(id.as_str()).await?.purpose {
+        FilePurpose::Document => docs.download(&user, id.as_str()).await?,
+        FilePurpose::Homework | FilePurpose::Submission => {
+            if !state.homework.may_read_file(&user, id.as_str()).await? {
+                return Err(ApiError::NotFound("not found".into()));
+            }
+            let file = docs.store.file(id.as_str()).await?;
+            let bytes = docs.uploads.open(&file).await?;
+            (file, bytes)
+        }
+    };
     Ok(HttpResponse::Ok()
         .content_type(file.media_type.as_str())
         .insert_header(ContentDisposition {
