@@ -296,6 +296,29 @@ async fn the_room_opens_late_is_said_once_and_a_no_show_gives_credits_and_a_noti
         event_kinds(&app, &s.parent, l).await,
         ["opened", "late", "no_show"]
     );
+
+    // An admin who has looked at it clears the flag: the board's alert
+    // resolves and the log says so; once; never a parent.
+    let reviewed = format!("/api/v1/admin/lessons/{l}/reviewed");
+    let (status, _) = app.post(&reviewed, Some(&s.parent.token), json!({})).await;
+    assert_eq!(status, 403);
+    let (status, body) = app.post(&reviewed, Some(&s.admin.token), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let pushed = frames_until(&board, "admin:monitor", "board:lesson", |p| {
+        p["change"] == "reviewed"
+    })
+    .await;
+    assert_eq!(
+        pushed.last().unwrap().payload["lesson"]["alerts"],
+        json!([])
+    );
+    assert_eq!(stored(&app, l).await["needs_review"], json!(false));
+    assert_eq!(
+        event_kinds(&app, &s.parent, l).await,
+        ["opened", "late", "no_show", "reviewed"]
+    );
+    let (status, _) = app.post(&reviewed, Some(&s.admin.token), json!({})).await;
+    assert_eq!(status, 409);
 }
 
 #[actix_web::test]

@@ -36,6 +36,9 @@ vocab! {
         Late = "late",
         NoShow = "no_show",
         AutoEnded = "auto_ended",
+        /// An admin looked at a flagged lesson (a no-show, one the server
+        /// ended) and cleared the flag.
+        Reviewed = "reviewed",
     }
 }
 

@@ -133,6 +133,9 @@ pub enum BoardChange {
     /// Nobody started it by the no-show bound.
     NoShow,
     Ended,
+    /// An admin cleared its review flag: its no-show or review alert is
+    /// resolved.
+    Reviewed,
 }
 
 /// The payload of `board:lesson` on `admin:monitor`.

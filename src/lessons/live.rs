@@ -256,3 +256,28 @@ pub async fn events(
     let l = visible(deps, user, id).await?;
     Ok(deps.store.lesson_events(&l.id).await?)
 }
+
+/// An admin has looked at a flagged lesson (a tutor no-show, one the
+/// server ended) and clears its flag: the board's alert for it resolves,
+/// and the log records who. 409 when it is not flagged.
+pub async fn reviewed(deps: &Lessons, user: &Caller, id: &str) -> Result<Occurrence, LessonError> {
+    if user.role != Role::Admin {
+        return Err(LessonError::Forbidden("only an admin may do this".into()));
+    }
+    let l = visible(deps, user, id).await?;
+    let now = deps.clock.now();
+    if !deps.store.clear_review(&l.id, &user.user_id, now).await? {
+        return Err(LessonError::Conflict(
+            "this lesson is not waiting for a review".into(),
+        ));
+    }
+    board::board_lesson(
+        deps.broker.as_ref(),
+        &deps.store,
+        now,
+        &l.id,
+        BoardChange::Reviewed,
+    )
+    .await;
+    Ok(deps.store.occurrence(&l.id).await?)
+}

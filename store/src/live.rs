@@ -169,6 +169,31 @@ impl Store {
         self.value(TRANSITION, vars, 0).await.map(|_| ())
     }
 
+    /// Clears a lesson's review flag and logs who did, together. `false`
+    /// when the lesson was not flagged (nothing is written).
+    pub async fn clear_review(
+        &self,
+        lesson: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let sql = "BEGIN TRANSACTION;
+             LET $l = type::record('lesson', $lesson);
+             LET $flagged = (SELECT VALUE needs_review FROM ONLY $l) ?? false;
+             IF $flagged {
+                 UPDATE $l SET needs_review = false, version += 1, updated_at = <datetime>$now
+                     RETURN NONE;
+                 CREATE type::record('lesson_event', $event) CONTENT {
+                     lesson: $l, at: <datetime>$now, by: type::record('user', $by),
+                     kind: 'reviewed'
+                 } RETURN NONE;
+             };
+             RETURN $flagged;
+             COMMIT TRANSACTION;";
+        let vars = json!({ "lesson": lesson, "by": by, "event": new_key(), "now": ts(now) });
+        Ok(self.value(sql, vars, 4).await?.as_bool().unwrap_or(false))
+    }
+
     /// Appends one entry to a lesson's log outside a transition: someone
     /// entering or leaving its room. Only the log is written.
     pub async fn log_lesson_event(

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, get, post, web};
 
 use crate::lessons::live::{self, EndRequest};
 use crate::routes::error::ApiError;
-use crate::routes::extract::AuthUser;
+use crate::routes::extract::{AdminUser, AuthUser};
 use crate::state::AppState;
 use cms_domain::ids::LessonId;
 
@@ -58,4 +58,22 @@ pub async fn events(
     id: web::Path<LessonId>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(live::events(&state.lessons, &user, id.as_str()).await?))
+}
+
+/// An admin clears a lesson's review flag (set by a tutor no-show or by the
+/// server ending a forgotten lesson) once they have looked at it: its
+/// board alert resolves and `board:lesson` says `reviewed`.
+#[utoipa::path(params(("id" = LessonId, Path, description = "the lesson")),
+    responses((status = 200, body = cms_protocol::calendar::Occurrence),
+        (status = 403, description = "the caller is not an admin", body = crate::routes::ErrorBody),
+        (status = 404, description = "no such lesson", body = crate::routes::ErrorBody),
+        (status = 409, description = "not waiting for a review", body = crate::routes::ErrorBody)),
+    security(("bearer" = [])))]
+#[post("/admin/lessons/{id}/reviewed")]
+pub async fn reviewed(
+    state: web::Data<AppState>,
+    AdminUser(user): AdminUser,
+    id: web::Path<LessonId>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(live::reviewed(&state.lessons, &user, id.as_str()).await?))
 }

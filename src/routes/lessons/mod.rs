@@ -20,6 +20,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(live::start)
         .service(live::end)
         .service(live::events)
+        .service(live::reviewed)
         .service(calendar::calendar)
         .service(calendar_feed::get_feed)
         .service(calendar_feed::rotate_feed)
