@@ -71,6 +71,10 @@ impl Drop for Connection {
     }
 }
 
+/// Where WebSockets are upgraded (`routes::configure` mounts the socket
+/// there).
+pub const SOCKET_PATH: &str = "/socket/websocket";
+
 /// The limits this module applies, from `[limits]`.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpLimits {
@@ -113,6 +117,18 @@ pub async fn deadline(
             ),
         );
         return Ok(req.into_response(res));
+    }
+    // An upgraded connection's "body" is the WebSocket itself, open for
+    // hours: its liveness is the socket's heartbeat timeout, not this
+    // deadline (which closed every socket 10 s after it opened, with
+    // 1002, until the lesson-rush load run found it).
+    // Only the socket's own path: an upgrade header on any other request
+    // must not carry a slow body past the deadline.
+    if req.path() == SOCKET_PATH && req.head().upgrade() {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     }
     // The body must arrive by the deadline: a read after it fails with
     // `TimedOut`, which the body extractors answer with 408 (and the

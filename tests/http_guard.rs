@@ -43,6 +43,40 @@ async fn a_body_trickled_slower_than_the_deadline_gets_408_while_others_are_serv
 }
 
 #[actix_web::test]
+async fn a_socket_outlives_the_body_deadline_but_a_slow_body_with_an_upgrade_header_does_not() {
+    let mut config = test_config();
+    config.limits.request_body_timeout_secs = 1;
+    let app = spawn_app_with(config).await;
+    let t = thread(&app).await;
+    let room = topic(&t.conversation);
+    let c = app.joined(&t.parent1, &room).await;
+    // Past the deadline (a real wait: it is the server's own timer), the
+    // socket is still open: its liveness is the heartbeat, not the body
+    // deadline of the request that opened it.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    c.heartbeat()
+        .await
+        .expect("still open after the body deadline");
+    let sent = send(&c, &room, "still here").await;
+    assert_eq!(sent["body"], "still here", "{sent}");
+    assert!(
+        c.closed(Duration::from_millis(100)).await.is_err(),
+        "the socket closed"
+    );
+
+    // Saying "upgrade" on an ordinary request does not lift the deadline.
+    let mut slow = TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+    slow.write_all(
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n\
+          Upgrade: websocket\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    let answer = read_all(&mut slow, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[actix_web::test]
 async fn an_address_holds_at_most_the_configured_connections() {
     let mut config = test_config();
     config.limits.connections_per_address = 3;

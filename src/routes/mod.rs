@@ -44,7 +44,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
     .app_data(web::PathConfig::default().error_handler(path_error))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
-    .route("/socket/websocket", web::get().to(chat::socket::socket))
+    .route(
+        crate::http_guard::SOCKET_PATH,
+        web::get().to(chat::socket::socket),
+    )
     .route(
         "/calendar/{file}",
         web::get().to(lessons::calendar_feed::feed),
