@@ -338,8 +338,10 @@ impl Store {
                  first_submitted_at = first_submitted_at ?? <datetime>$now,
                  submitted_at = <datetime>$now
                  RETURN NONE;
-             UPDATE notify_job SET status = 'withdrawn', note = 'handed in', done_at = <datetime>$now
-                 WHERE homework = $h AND student = $st AND status = 'pending'
+             -- By the homework's index alone (see live.rs, TRANSITION).
+             LET $jobs = SELECT VALUE id FROM notify_job WHERE homework = $h;
+             UPDATE $jobs SET status = 'withdrawn', note = 'handed in', done_at = <datetime>$now
+                 WHERE student = $st AND status = 'pending'
                    AND kind IN ['homework_due', 'homework_overdue'] RETURN NONE;
              SELECT {} FROM ONLY $s;
              COMMIT TRANSACTION;",
@@ -349,7 +351,7 @@ impl Store {
             "homework": homework, "student": student, "by": by, "text": text,
             "files": files_json(files), "now": ts(now),
         });
-        self.row(&sql, vars, 8).await
+        self.row(&sql, vars, 9).await
     }
 
     /// Grades a hand-in and makes the family's notice, together.

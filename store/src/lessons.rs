@@ -204,9 +204,11 @@ FOR $c IN $changes {
         version += 1, updated_at = <datetime>$now
         RETURN NONE;
     IF $c.status NOT IN $reminded {
-        UPDATE notify_job SET status = 'withdrawn', note = 'lesson ' + $c.status,
+        -- By the lesson's index alone (see live.rs, TRANSITION).
+        LET $jobs = SELECT VALUE id FROM notify_job WHERE lesson = $l;
+        UPDATE $jobs SET status = 'withdrawn', note = 'lesson ' + $c.status,
             done_at = <datetime>$now
-            WHERE lesson = $l AND kind = 'reminder' AND status = 'pending' RETURN NONE;
+            WHERE kind = 'reminder' AND status = 'pending' RETURN NONE;
     };
     IF $c.free_all {
         DELETE busy WHERE lesson = $l RETURN NONE;

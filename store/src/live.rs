@@ -133,8 +133,12 @@ IF $t.to NOT IN $holding {
     DELETE busy WHERE lesson = $l RETURN NONE;
 };
 IF $t.to NOT IN $reminded {
-    UPDATE notify_job SET status = 'withdrawn', note = 'lesson ' + $t.to, done_at = <datetime>$now
-        WHERE lesson = $l AND kind = 'reminder' AND status = 'pending' RETURN NONE;
+    -- The lesson's jobs by its index first: a WHERE that also names the
+    -- status makes the planner AND in the status index, a scan of every
+    -- pending job in the store (35 ms a transition at 8,000 pending jobs).
+    LET $jobs = SELECT VALUE id FROM notify_job WHERE lesson = $l;
+    UPDATE $jobs SET status = 'withdrawn', note = 'lesson ' + $t.to, done_at = <datetime>$now
+        WHERE kind = 'reminder' AND status = 'pending' RETURN NONE;
 };
 FOR $cr IN $t.credits {
     CREATE credit CONTENT {
