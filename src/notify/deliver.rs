@@ -460,24 +460,35 @@ impl Notifier {
             if !prefs.email.on(job.kind) {
                 continue;
             }
-            let send = Send::Email(Email {
-                to: vec![(r.name.clone(), r.email.clone())],
-                subject: msg.subject,
-                text: msg.text,
-                html: msg.html,
-                ics: None,
-                message_id: format!("{}.{}@cms-education", job.key, r.id),
-            });
-            let outcome = match caught(self.deliver(&job.key, &r.id, send)).await {
-                Ok(outcome) => outcome,
-                Err(panic) => {
-                    self.delivery_panicked(&job.key, Channel::Email, &r.id, &panic)
-                        .await
-                }
-            };
+            let outcome = self.email_letter(job, r, msg).await;
             outcomes.push((r.id.as_str(), Channel::Email, outcome));
         }
         self.settle(job, outcomes, Vec::new(), None).await
+    }
+
+    /// Emails one person a message without a calendar file, at most once;
+    /// a message that cannot be built fails only this delivery.
+    async fn email_letter(
+        &self,
+        job: &JobRow,
+        r: &cms_store::notify::Recipient,
+        msg: text::Message,
+    ) -> Result<Outcome, StoreError> {
+        let send = Send::Email(Email {
+            to: vec![(r.name.clone(), r.email.clone())],
+            subject: msg.subject,
+            text: msg.text,
+            html: msg.html,
+            ics: None,
+            message_id: format!("{}.{}@cms-education", job.key, r.id),
+        });
+        match caught(self.deliver(&job.key, &r.id, send)).await {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                self.delivery_panicked(&job.key, Channel::Email, &r.id, &panic)
+                    .await
+            }
+        }
     }
 
     /// A DBS reminder: to the tutor, in the app and by email, while that
@@ -528,21 +539,7 @@ impl Notifier {
             let msg = text::render_dbs(lapses_at, &reader);
             self.deliver_inapp(&job.key, &r.id, job.kind, &msg.inapp, None)
                 .await?;
-            let send = Send::Email(Email {
-                to: vec![(r.name.clone(), r.email.clone())],
-                subject: msg.subject,
-                text: msg.text,
-                html: msg.html,
-                ics: None,
-                message_id: format!("{}.{}@cms-education", job.key, r.id),
-            });
-            let outcome = match caught(self.deliver(&job.key, &r.id, send)).await {
-                Ok(outcome) => outcome,
-                Err(panic) => {
-                    self.delivery_panicked(&job.key, Channel::Email, &r.id, &panic)
-                        .await
-                }
-            };
+            let outcome = self.email_letter(job, r, msg).await;
             outcomes.push((r.id.as_str(), Channel::Email, outcome));
         }
         self.settle(job, outcomes, Vec::new(), None).await

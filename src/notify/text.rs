@@ -218,6 +218,22 @@ pub fn render(about: &About<'_>, reader: &Reader<'_>) -> Message {
     }
 }
 
+/// A message about something other than a lesson (a document, homework):
+/// one subject line and one paragraph, on every channel.
+fn letter(reader_name: &str, subject: &str, detail: String) -> Message {
+    Message {
+        subject: one_line(subject, usize::MAX),
+        sms: one_line(&format!("CMS Education: {detail}"), usize::MAX),
+        text: format!("Hello {reader_name},\n\n{detail}\n\nCMS Education\n"),
+        html: format!(
+            "<!doctype html><html><body><p>Hello {},</p><p>{}</p><p>CMS Education</p></body></html>",
+            escape(reader_name),
+            escape(&detail)
+        ),
+        inapp: detail,
+    }
+}
+
 /// A tutor's reminder that their DBS lapses at `lapses_at`.
 pub fn render_dbs(lapses_at: DateTime<Utc>, reader: &Reader<'_>) -> Message {
     let reader_name = word(reader.name);
@@ -233,17 +249,7 @@ pub fn render_dbs(lapses_at: DateTime<Utc>, reader: &Reader<'_>) -> Message {
          until a new one is verified."
     );
     let subject = format!("Your DBS check lapses after {last}");
-    Message {
-        subject: one_line(&subject, usize::MAX),
-        sms: one_line(&format!("CMS Education: {detail}"), usize::MAX),
-        text: format!("Hello {reader_name},\n\n{detail}\n\nCMS Education\n"),
-        html: format!(
-            "<!doctype html><html><body><p>Hello {},</p><p>{}</p><p>CMS Education</p></body></html>",
-            escape(&reader_name),
-            escape(&detail)
-        ),
-        inapp: detail,
-    }
+    letter(&reader_name, &subject, detail)
 }
 
 /// A homework notice to a parent about their child.
@@ -284,17 +290,7 @@ pub fn render_homework(
             format!("{tutor} has set {child} homework: \"{title}\", due {due}."),
         ),
     };
-    Message {
-        subject: one_line(&subject, usize::MAX),
-        sms: one_line(&format!("CMS Education: {detail}"), usize::MAX),
-        text: format!("Hello {reader_name},\n\n{detail}\n\nCMS Education\n"),
-        html: format!(
-            "<!doctype html><html><body><p>Hello {},</p><p>{}</p><p>CMS Education</p></body></html>",
-            escape(&reader_name),
-            escape(&detail)
-        ),
-        inapp: detail,
-    }
+    letter(&reader_name, &subject, detail)
 }
 
 fn short_when(t: DateTime<Utc>, tz: Tz) -> String {
