@@ -210,6 +210,29 @@ async fn names_are_made_safe_and_bytes_rest_encrypted() {
 }
 
 #[actix_web::test]
+async fn a_name_beyond_ascii_is_offered_whole_on_download() {
+    let (app, _clock) = spawn_app_at_with(test_config(), NOW).await;
+    let tutor = app.register("tutor", "Tess Tutor").await;
+    let (status, doc) = qualification(&app, &tutor, "Diplôme", "Diplôme été.pdf", PDF).await;
+    assert_eq!(status, 201, "{doc}");
+    let resp = download(&app, &tutor, doc["file"]["id"].as_str().unwrap()).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let disposition = resp.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        disposition.starts_with("attachment; filename=\"Dipl_me _t_.pdf\""),
+        "{disposition}"
+    );
+    assert!(
+        disposition.contains("filename*=UTF-8''Dipl%C3%B4me%20%C3%A9t%C3%A9.pdf"),
+        "{disposition}"
+    );
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), PDF);
+}
+
+#[actix_web::test]
 async fn a_document_is_for_its_tutor_and_admins_and_dbs_reads_are_logged() {
     let (app, _clock) = spawn_app_at_with(dbs_config(), NOW).await;
     let boss = admin(&app).await;

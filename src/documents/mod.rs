@@ -201,42 +201,34 @@ impl Documents {
             .ok_or_else(|| DocumentError::Invalid("the issue date is out of range".into()))
     }
 
-    /// A file the caller may read, and its bytes. A document's file is for
-    /// its tutor and admins; every read of a DBS is logged. Anything else
-    /// is a 404, as a missing file is.
+    /// The bytes of a document's file, for its tutor and admins; every
+    /// read of a DBS is logged. Anyone else (and a file that carries no
+    /// document) gets the 404 a missing file gets.
     pub async fn download(
         &self,
         caller: &Caller,
-        file_id: &str,
-    ) -> Result<(FileRow, actix_web::web::Bytes), DocumentError> {
-        let file = self.store.file(file_id).await?;
-        match file.purpose {
-            FilePurpose::Document => {
-                let doc = self
-                    .store
-                    .document_of_file(file_id)
-                    .await?
-                    .ok_or(DocumentError::NotFound)?;
-                let allowed = caller.role == Role::Admin || doc.tutor_id == caller.user_id;
-                if !allowed {
-                    return Err(DocumentError::NotFound);
-                }
-                let bytes = self.uploads.open(&file).await?;
-                if doc.kind == DocumentKind::Dbs {
-                    self.store
-                        .log_document_access(
-                            &doc.id,
-                            &caller.user_id,
-                            caller.role.as_str(),
-                            self.clock.now(),
-                        )
-                        .await?;
-                }
-                Ok((file, bytes))
-            }
-            // Homework files are served by their own feature.
-            FilePurpose::Homework | FilePurpose::Submission => Err(DocumentError::NotFound),
+        file: &FileRow,
+    ) -> Result<actix_web::web::Bytes, DocumentError> {
+        let doc = self
+            .store
+            .document_of_file(&file.id)
+            .await?
+            .ok_or(DocumentError::NotFound)?;
+        if caller.role != Role::Admin && doc.tutor_id != caller.user_id {
+            return Err(DocumentError::NotFound);
         }
+        let bytes = self.uploads.open(file).await?;
+        if doc.kind == DocumentKind::Dbs {
+            self.store
+                .log_document_access(
+                    &doc.id,
+                    &caller.user_id,
+                    caller.role.as_str(),
+                    self.clock.now(),
+                )
+                .await?;
+        }
+        Ok(bytes)
     }
 
     /// Scans quarantined files again and tells the admins of any infected.

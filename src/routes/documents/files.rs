@@ -2,7 +2,9 @@
 //! attached to. Always a download (`attachment`), with the sniffed type and
 //! `nosniff`, so a browser never renders it in the platform's origin.
 
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::http::header::{
+    self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
+};
 use actix_web::{HttpResponse, get, web};
 use cms_domain::files::FilePurpose;
 use cms_domain::ids::FileId;
@@ -23,24 +25,43 @@ pub async fn download(
     id: web::Path<FileId>,
 ) -> Result<HttpResponse, ApiError> {
     let docs = &state.documents;
-    let (file, bytes) = match docs.store.file(id.as_str()).await?.purpose {
-        FilePurpose::Document => docs.download(&user, id.as_str()).await?,
+    // Who may read it follows from what it is attached to.
+    let file = docs.store.file(id.as_str()).await?;
+    let bytes = match file.purpose {
+        FilePurpose::Document => docs.download(&user, &file).await?,
         FilePurpose::Homework | FilePurpose::Submission => {
-            if !state.homework.may_read_file(&user, id.as_str()).await? {
+            if !state.homework.may_read_file(&user, &file.id).await? {
                 return Err(ApiError::NotFound("not found".into()));
             }
-            let file = docs.store.file(id.as_str()).await?;
-            let bytes = docs.uploads.open(&file).await?;
-            (file, bytes)
+            docs.uploads.open(&file).await?
         }
     };
     Ok(HttpResponse::Ok()
         .content_type(file.media_type.as_str())
-        .insert_header(ContentDisposition {
-            disposition: DispositionType::Attachment,
-            parameters: vec![DispositionParam::Filename(file.name.clone())],
-        })
+        .insert_header(attachment(&file.name))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .body(bytes))
+}
+
+/// `attachment` with the file's name. A header value is ASCII: a name
+/// that is not (`Résumé.pdf`) goes as RFC 6266's UTF-8 `filename*`, with an
+/// ASCII `filename` beside it for clients that read only that one.
+fn attachment(name: &str) -> ContentDisposition {
+    let mut parameters = vec![DispositionParam::Filename(
+        name.chars()
+            .map(|c| if c.is_ascii() { c } else { '_' })
+            .collect(),
+    )];
+    if !name.is_ascii() {
+        parameters.push(DispositionParam::FilenameExt(ExtendedValue {
+            charset: Charset::Ext("UTF-8".into()),
+            language_tag: None,
+            value: name.as_bytes().to_vec(),
+        }));
+    }
+    ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters,
+    }
 }
