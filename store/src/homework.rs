@@ -443,15 +443,22 @@ impl Store {
         }
         let sql = format!(
             "LET $hw = SELECT VALUE id FROM homework WHERE {};
-             SELECT record::id(id) AS id, array::map(students, |$s| record::id($s)) AS students,
-                 due_at FROM $hw;
-             SELECT record::id(homework) AS homework, record::id(student) AS student,
-                 submitted_at, score, max_score FROM submission WHERE homework IN $hw;",
+             RETURN {{
+                 sets: (SELECT record::id(id) AS id,
+                     array::map(students, |$s| record::id($s)) AS students, due_at FROM $hw),
+                 handed: (SELECT record::id(homework) AS homework, record::id(student) AS student,
+                     submitted_at, score, max_score FROM submission WHERE homework IN $hw)
+             }};",
             filter.join(" AND ")
         );
         let vars = json!({ "student": student, "tutor": tutor });
-        let sets: Vec<Set> = self.rows(&sql, vars.clone(), 1).await?;
-        let handed: Vec<Handed> = self.rows(&sql, vars, 2).await?;
+        #[derive(Deserialize)]
+        struct Both {
+            sets: Vec<Set>,
+            handed: Vec<Handed>,
+        }
+        // One round trip: the homework and its hand-ins together.
+        let Both { sets, handed } = self.row(&sql, vars, 1).await?;
         let handed: std::collections::HashMap<(String, String), Handed> = handed
             .into_iter()
             .map(|h| ((h.homework.clone(), h.student.clone()), h))
