@@ -251,7 +251,7 @@ impl Documents {
             status: row.status,
             change,
             reason: row.reason.clone(),
-            lapses_at: row.lapses_at.as_deref().and_then(|t| t.parse().ok()),
+            lapses_at: row.lapses_at,
             at: self.clock.now(),
         };
         for topic in [

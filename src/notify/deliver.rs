@@ -509,10 +509,7 @@ impl Notifier {
                 .finish_job(&job.key, JobStatus::Failed, Some("no such document"), now)
                 .await;
         };
-        let lapses_at = doc
-            .lapses_at
-            .as_deref()
-            .and_then(|t| t.parse::<DateTime<Utc>>().ok());
+        let lapses_at = doc.lapses_at;
         let counting = self.store.dbs_record(&doc.tutor_id, now).await?.valid_until;
         let current = doc.status == cms_domain::documents::DocumentStatus::Verified
             && lapses_at.is_some()

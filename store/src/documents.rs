@@ -22,7 +22,7 @@ pub struct FileRow {
     pub size: u64,
     /// A file is served only when `clean`.
     pub scan: ScanStatus,
-    pub created_at: String,
+    pub created_at: DateTime<Utc>,
 }
 
 /// A file about to be recorded (its bytes already in the vault).
@@ -38,7 +38,7 @@ pub struct NewFile<'a> {
 }
 
 pub(crate) const FILE_FIELDS: &str = "record::id(id) AS id, record::id(owner) AS owner_id, purpose, name, \
-     media_type, size, scan, <string>created_at AS created_at";
+     media_type, size, scan, created_at";
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DocumentRow {
@@ -61,13 +61,13 @@ pub struct DocumentRow {
     pub year: Option<i32>,
     /// A verified DBS counts until this instant.
     #[serde(default)]
-    pub lapses_at: Option<String>,
+    pub lapses_at: Option<DateTime<Utc>>,
     /// Why it was rejected.
     #[serde(default)]
     pub reason: Option<String>,
     #[serde(default)]
-    pub reviewed_at: Option<String>,
-    pub created_at: String,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
 }
 
 /// What a tutor sends about a document.
@@ -118,9 +118,7 @@ fn document_fields() -> String {
         "record::id(id) AS id, record::id(tutor) AS tutor_id, tutor.name AS tutor_name, kind, status,
          (SELECT {FILE_FIELDS} FROM ONLY $parent.file) AS file,
          certificate_number, issued_on, title, institution, year,
-         IF lapses_at THEN <string>lapses_at ELSE NONE END AS lapses_at, reason,
-         IF reviewed_at THEN <string>reviewed_at ELSE NONE END AS reviewed_at,
-         <string>created_at AS created_at"
+         lapses_at, reason, reviewed_at, created_at"
     )
 }
 
@@ -459,7 +457,7 @@ mod tests {
             .review_document("d1", &verify, "t1", now)
             .await
             .expect("verify");
-        assert_eq!(row.lapses_at.as_deref(), Some("2027-01-10T00:00:00Z"));
+        assert_eq!(row.lapses_at, Some(lapses));
         let again = store.review_document("d1", &verify, "t1", now).await;
         assert!(matches!(again, Err(StoreError::Refused(_))), "{again:?}");
 
