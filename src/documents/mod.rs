@@ -235,8 +235,13 @@ impl Documents {
     pub async fn rescan(&self) -> Result<(), UploadError> {
         for (file, signature) in self.uploads.rescan().await? {
             self.publish_infected(Some(&file.id), &file.owner_id, file.purpose, &signature);
-            if let Ok(Some(doc)) = self.store.document_of_file(&file.id).await {
-                self.publish(&doc, DocumentChange::Rejected);
+            // The rejection is stored already; only the push is at stake.
+            match self.store.document_of_file(&file.id).await {
+                Ok(Some(doc)) => self.publish(&doc, DocumentChange::Rejected),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(file = %file.id, error = %e, "document:changed not pushed for an infected file")
+                }
             }
         }
         Ok(())
