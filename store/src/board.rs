@@ -50,16 +50,22 @@ pub struct BoardRow {
     pub tutor_without_dbs: bool,
 }
 
+/// The correlated subqueries bind `$parent`'s field with a LET in a block
+/// first: written straight into their WHERE, SurrealDB 3.3 plans no index
+/// and scans the whole table for every row (25 ms a row at 9,000 lesson
+/// events in a debug build; constant with the LET). See lib.rs.
 const BOARD_FIELDS: &str = "record::id(id) AS id, status, starts_at AS start, ends_at AS `end`, \
      subject.name AS subject, subject.level AS level, \
      { id: record::id(tutor), name: tutor.name } AS tutor, \
      (SELECT record::id(id) AS id, name, record::id(family) AS family_id FROM $parent.students) AS students, \
      started_at, ended_at, needs_review ?? false AS needs_review, version, \
-     (SELECT kind, at FROM lesson_event WHERE lesson = $parent.id AND kind IN $alerting \
-        ORDER BY at) AS alert_events, \
-     ((SELECT VALUE dbs_required FROM ONLY type::record('tutor_profile', record::id($parent.tutor))) ?? false \
-        AND array::len(SELECT VALUE id FROM document WHERE tutor = $parent.tutor AND kind = 'dbs' \
-            AND status = 'verified' AND lapses_at > <datetime>$now LIMIT 1) = 0) AS tutor_without_dbs";
+     { LET $lesson = $parent.id; \
+       SELECT kind, at FROM lesson_event WHERE lesson = $lesson AND kind IN $alerting \
+         ORDER BY at } AS alert_events, \
+     { LET $tutor = $parent.tutor; \
+       (SELECT VALUE dbs_required FROM ONLY type::record('tutor_profile', record::id($tutor))) ?? false \
+         AND array::len(SELECT VALUE id FROM document WHERE tutor = $tutor AND kind = 'dbs' \
+           AND status = 'verified' AND lapses_at > <datetime>$now LIMIT 1) = 0 } AS tutor_without_dbs";
 
 /// The event kinds an alert is raised from.
 fn alerting() -> [LessonEventKind; 3] {

@@ -186,7 +186,9 @@ fn homework_fields() -> String {
          tutor.name AS tutor_name, title, instructions, due_at, {} AS attachments,
          (SELECT record::id(id) AS id, name, record::id(family) AS family_id
             FROM $parent.students) AS students,
-         (SELECT {} FROM submission WHERE homework = $parent.id ORDER BY student) AS submissions,
+         {{ LET $homework = $parent.id;
+            SELECT {} FROM submission WHERE homework = $homework ORDER BY student }}
+            AS submissions,
          created_at",
         file_list("$parent.attachments"),
         submission_fields()

@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use super::notify::NewJob;
 use super::{Store, StoreError, ts};
 
-/// What calendars show; see `cms_protocol::calendar::Occurrence`.
+/// What calendars show; see `cms_protocol::calendar::Occurrence`. The
+/// cancellations are read through a LET (see lib.rs, "correlated
+/// subqueries").
 pub(super) const OCCURRENCE_FIELDS: &str = "record::id(id) AS id, \
      IF series THEN record::id(series) ELSE NONE END AS series_id, status, kind, \
      { id: record::id(tutor), name: tutor.name } AS tutor, \
@@ -27,9 +29,10 @@ pub(super) const OCCURRENCE_FIELDS: &str = "record::id(id) AS id, \
      array::map(credits, |$c| record::id($c)) AS credit_ids, \
      IF rescheduled_from THEN record::id(rescheduled_from) ELSE NONE END AS rescheduled_from, \
      IF rescheduled_to THEN record::id(rescheduled_to) ELSE NONE END AS rescheduled_to, \
-     (SELECT array::map(students, |$s| record::id($s)) AS student_ids, role AS by_role, reason, \
-        at, notice_secs, chargeable FROM cancellation \
-        WHERE lesson = $parent.id ORDER BY at) AS cancellations, \
+     { LET $lesson = $parent.id; \
+       SELECT array::map(students, |$s| record::id($s)) AS student_ids, role AS by_role, \
+         reason, at, notice_secs, chargeable FROM cancellation \
+         WHERE lesson = $lesson ORDER BY at } AS cancellations, \
      version, started_at, ended_at, \
      array::map(attendance ?? [], |$a| { student_id: record::id($a.student), \
         status: $a.status, chargeable: $a.chargeable }) AS attendance";

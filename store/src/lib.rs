@@ -3,6 +3,14 @@
 //! `database.url` picks the engine: `surrealkv://<dir>` (embedded, durable),
 //! `mem://` (tests), or `ws://host:port` (a SurrealDB server). Rows come back
 //! as JSON values and are read into serde types in each module here.
+//!
+//! Correlated subqueries: a field like `(SELECT … FROM event WHERE lesson =
+//! $parent.id)` is planned without its index in SurrealDB 3.3 and scans the
+//! whole table once per outer row, so a read grows with everything ever
+//! written. Each such subquery is a block that binds the outer field first,
+//! `{ LET $lesson = $parent.id; SELECT … WHERE lesson = $lesson }` (no
+//! RETURN: in a block it would end the whole statement),
+//! which the planner serves from the index (BENCHMARKS.md, "lesson-rush").
 
 pub mod board;
 pub mod catalog;

@@ -66,9 +66,10 @@ pub struct ProfileUpdate<'a> {
 
 const PROFILE_FIELDS: &str = "record::id(id) AS id, user.name AS name, bio, timezone, status, \
      status_note, buffer_min, weekly, overrides, \
-     (SELECT record::id(subject) AS subject_id, subject.name AS subject, subject.level AS level, \
-        rate_pence, group_rate_pence FROM teaches WHERE tutor = $parent.user \
-        ORDER BY subject_id) AS subjects";
+     { LET $tutor = $parent.user; \
+       SELECT record::id(subject) AS subject_id, subject.name AS subject, \
+         subject.level AS level, rate_pence, group_rate_pence FROM teaches WHERE tutor = $tutor \
+         ORDER BY subject_id } AS subjects";
 
 #[derive(Deserialize)]
 struct HeldRow {
