@@ -4,7 +4,7 @@
 //! `POST /lessons/{id}/start|end` runs, so the store's version guard decides
 //! between a socket and REST), and mints each person's video handoff. It
 //! also serves the admins' board its rows (`lessons::board`) and pushes a
-//! lesson's row when someone enters or leaves its room.
+//! lesson's row, with the room's people, when someone enters or leaves.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,7 +13,7 @@ use cms_actors::lesson_port::{LessonPort, LessonPortError, LessonView, Transitio
 use cms_domain::Caller;
 use cms_domain::ids::StudentId;
 use cms_domain::lifecycle::LessonEventKind;
-use cms_protocol::board::{BoardChange, BoardLesson};
+use cms_protocol::board::{BoardChange, BoardLesson, RoomPerson};
 use cms_protocol::calendar::Occurrence;
 use cms_protocol::lesson::{EndLesson, LessonInfo};
 use cms_store::StoreError;
@@ -205,15 +205,16 @@ impl LessonPort for LessonRoom {
         }
     }
 
-    async fn presence_changed(&self, lesson_id: &str) {
+    async fn presence_changed(&self, lesson_id: &str, in_room: Vec<RoomPerson>) {
         let deps = &self.lessons;
         let now = deps.clock.now();
-        board::board_lesson(
+        board::board_lesson_with(
             deps.broker.as_ref(),
             &deps.store,
             now,
             lesson_id,
             BoardChange::Presence,
+            in_room,
         )
         .await;
     }

@@ -8,8 +8,8 @@
 //!
 //! The admins' actor also serves the live board ([`crate::board`]): a join
 //! is answered with the board as it is now, and each `board:lesson` gets
-//! its rooms' presence before it goes out, one at a time so the rows keep
-//! the order they were published in.
+//! its room's people as last heard ([`board::RoomsSeen`]) as it goes out,
+//! in the order the rows were published.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +66,8 @@ pub struct GroupActor {
     /// The lessons the admins' board reads and the clock its window
     /// follows; `None` for families and tutors.
     board: Option<(Arc<dyn LessonPort>, Arc<dyn Clock>)>,
+    /// The board's rooms as last heard; empty for families and tutors.
+    rooms: board::RoomsSeen,
     registry: Addr<Registry>,
 }
 
@@ -84,6 +86,7 @@ impl GroupActor {
             store,
             members: None,
             board: None,
+            rooms: board::RoomsSeen::default(),
             registry,
         }
     }
@@ -173,10 +176,13 @@ impl Handler<Join> for GroupActor {
                 policy::join_as_member(who, &members)?;
                 let response = match snapshot {
                     None => json!({}),
-                    Some(Ok(board)) => serde_json::to_value(&board).map_err(|e| {
-                        tracing::error!(error = %e, "the board did not encode");
-                        Reply::error(reason::INTERNAL, "internal error")
-                    })?,
+                    Some(Ok(board)) => {
+                        act.rooms.remember(&board.lessons);
+                        serde_json::to_value(&board).map_err(|e| {
+                            tracing::error!(error = %e, "the board did not encode");
+                            Reply::error(reason::INTERNAL, "internal error")
+                        })?
+                    }
                     Some(Err(e)) => {
                         tracing::error!(error = %e, "reading the board failed");
                         return Err(Reply::error(reason::UNAVAILABLE, "try again"));
@@ -217,17 +223,12 @@ impl Handler<Retire> for GroupActor {
 impl Handler<Broadcast> for GroupActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Broadcast, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Broadcast, _ctx: &mut Self::Context) {
         if msg.0.event != event::BOARD_LESSON || self.board.is_none() {
             return self.core.broadcast(&msg.0, None);
         }
-        // `wait`: nothing else is handled until this row is out, so pushes
-        // keep their order and a join cannot slip between.
-        let done = board::completed(self.registry.clone(), msg.0);
-        ctx.wait(
-            done.into_actor(self)
-                .map(|push, act, _ctx| act.core.broadcast(&push, None)),
-        );
+        let push = self.rooms.complete(msg.0);
+        self.core.broadcast(&push, None);
     }
 }
 

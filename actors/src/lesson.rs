@@ -13,9 +13,9 @@
 //! so never one broadcast).
 //!
 //! Who is in the room is told to the admins' board: a person entering or
-//! leaving asks the server (the port) to push the lesson's `board:lesson`,
-//! and the board asks this actor for its presence ([`RoomPresence`]) as the
-//! row goes out.
+//! leaving asks the server (the port) to push the lesson's `board:lesson`
+//! with the room's people in it, and the board keeps them for the lesson's
+//! other rows. A board starting afresh asks this actor ([`RoomPresence`]).
 //!
 //! Its lifecycle (sockets, idle retire, restart) is the shared
 //! [`TopicCore`]: it retires once the room has been empty for the idle
@@ -108,7 +108,10 @@ impl LessonActor {
         self.board_asking = true;
         let port = self.port.clone();
         let id = self.id.clone();
-        let ask = async move { port.presence_changed(&id).await };
+        // Who is in the room as the row is asked for; a change meanwhile
+        // asks again with the room as it is then.
+        let in_room = board::in_room(&self.people);
+        let ask = async move { port.presence_changed(&id, in_room).await };
         ctx.spawn(guarded(ask).into_actor(self).map(|_, act, ctx| {
             act.board_asking = false;
             if std::mem::take(&mut act.board_again) {

@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cms_domain::lesson::LessonStatus;
-use cms_protocol::board::BoardLesson;
+use cms_protocol::board::{BoardLesson, RoomPerson};
 use cms_protocol::lesson::{EndLesson, LessonInfo};
 use cms_protocol::reply::{Reply, reason};
 use serde_json::Value;
@@ -113,10 +113,10 @@ pub trait LessonPort: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
-    /// Someone entered or left the lesson's room: the server pushes the
-    /// lesson's `board:lesson` (`change: presence`) to `admin:monitor`.
-    /// Without a board, nothing.
-    async fn presence_changed(&self, _lesson_id: &str) {}
+    /// Someone entered or left the lesson's room, which now holds
+    /// `in_room`: the server pushes the lesson's `board:lesson` (`change:
+    /// presence`) with them to `admin:monitor`. Without a board, nothing.
+    async fn presence_changed(&self, _lesson_id: &str, _in_room: Vec<RoomPerson>) {}
 
     /// `who` entered (their first socket joined) or left (their last socket
     /// went) the lesson's room: the server writes it to the lesson's log.

@@ -3,8 +3,9 @@
 //!
 //! A row is built here from the store ([`cms_store::board`]) with the
 //! board's rules: the window around now, lateness, which alerts are still
-//! open. Who is in the room is left empty: the room's actor owns that, and
-//! the admins' actor fills it in as the row goes out (`cms_actors::board`).
+//! open. Who is in the room is the room actor's: its presence rows carry
+//! it, and the admins' actor puts it into the lesson's other rows as they
+//! go out (`cms_actors::board`).
 //!
 //! [`board_lesson`] is the one way to push a lesson's row after a change
 //! the store has committed: the start and end use cases, the lesson rooms
@@ -17,7 +18,7 @@ use cms_domain::lesson::LessonStatus;
 use cms_domain::lifecycle::LessonEventKind;
 use cms_protocol::board::{
     AlertKind, BOARD_AHEAD_HOURS, BOARD_PAST_HOURS, BoardChange, BoardLesson, BoardLessonPush,
-    OpenAlert,
+    OpenAlert, RoomPerson,
 };
 use cms_protocol::calendar::{Change, Occurrence};
 use cms_protocol::{Topic, event};
@@ -125,6 +126,19 @@ pub async fn board_lesson(
     lesson_id: &str,
     change: BoardChange,
 ) {
+    board_lesson_with(broker, store, now, lesson_id, change, Vec::new()).await;
+}
+
+/// [`board_lesson`] with the room's people in it: a room's own presence
+/// row, which the board remembers for the lesson's other rows.
+pub async fn board_lesson_with(
+    broker: &dyn Broker,
+    store: &Store,
+    now: DateTime<Utc>,
+    lesson_id: &str,
+    change: BoardChange,
+    in_room: Vec<RoomPerson>,
+) {
     let r = match store.board_lesson(lesson_id, now).await {
         Ok(r) => r,
         Err(e) => {
@@ -133,7 +147,9 @@ pub async fn board_lesson(
         }
     };
     if on_board(r.start, r.end, now) {
-        publish(broker, row(r, now), change);
+        let mut lesson = row(r, now);
+        lesson.in_room = in_room;
+        publish(broker, lesson, change);
     }
 }
 
