@@ -28,6 +28,7 @@ mod loadtest_smoke;
 mod no_oracle;
 mod notifications;
 mod phoenix_js;
+mod ratings;
 mod reminders;
 mod reminders_restart;
 mod scheduling;

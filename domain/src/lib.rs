@@ -15,6 +15,7 @@
 //!   [`documents`]: a tutor's DBS and qualifications, and when a DBS
 //!   lets them take bookings; [`homework`]: hand-ins and the progress
 //!   figures read from them.
+//! - [`rating`]: a lesson's stars and comment, a tutor's average.
 //! - [`text`]: what a one-line field (a name) may hold.
 //! - [`whole_number`]: integer fields that also take `15.0`, as JSON
 //!   Schema's integers do.
@@ -30,6 +31,7 @@ pub mod lifecycle;
 pub mod notify;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+pub mod rating;
 pub mod refusal;
 pub mod role;
 pub mod scheduling;

@@ -34,6 +34,8 @@ pub enum AlertKind {
     NoShow,
     /// The server ended a lesson nobody ended: attendance to review.
     Review,
+    /// A parent rated the lesson two stars or fewer.
+    LowRating,
 }
 
 /// The payload of `board:alert`.

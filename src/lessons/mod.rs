@@ -17,6 +17,7 @@ mod clash;
 pub mod error;
 pub mod live;
 pub mod push;
+pub mod rating;
 pub mod timers;
 
 use std::sync::Arc;

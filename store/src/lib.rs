@@ -26,6 +26,7 @@ mod limits;
 pub mod live;
 mod migrate;
 pub mod notify;
+pub mod ratings;
 mod sessions;
 mod students;
 pub mod timers;

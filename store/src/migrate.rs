@@ -49,6 +49,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_homework.surql",
         sql: include_str!("../../migrations/0009_homework.surql"),
     },
+    Migration {
+        name: "0010_ratings.surql",
+        sql: include_str!("../../migrations/0010_ratings.surql"),
+    },
 ];
 
 impl Store {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Store, StoreError, ts};
+use cms_domain::rating::RatingSummary;
 use cms_domain::scheduling::availability::{Availability, Held, Override, Window};
 use cms_domain::tutor::TutorStatus;
 
@@ -36,6 +37,9 @@ pub struct TutorProfile {
     pub subjects: Vec<Teaching>,
     pub weekly: Vec<Window>,
     pub overrides: Vec<Override>,
+    /// Parents' ratings of the tutor's completed lessons.
+    #[serde(default)]
+    pub rating: RatingSummary,
 }
 
 impl TutorProfile {
@@ -66,6 +70,7 @@ pub struct ProfileUpdate<'a> {
 
 const PROFILE_FIELDS: &str = "record::id(id) AS id, user.name AS name, bio, timezone, status, \
      status_note, buffer_min, weekly, overrides, \
+     { count: rating_count ?? 0, sum: rating_sum ?? 0 } AS rating, \
      { LET $tutor = $parent.user; \
        SELECT record::id(subject) AS subject_id, subject.name AS subject, \
          subject.level AS level, rate_pence, group_rate_pence FROM teaches WHERE tutor = $tutor \

@@ -67,6 +67,8 @@ pub struct TutorHit {
     pub group_rate_pence: i64,
     /// The first free start times in the window (UTC).
     pub next_slots: Vec<String>,
+    /// Parents' ratings: how many, and the average to one decimal.
+    pub rating: cms_domain::rating::RatingSummary,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -146,6 +148,7 @@ pub async fn search(
                 .into_iter()
                 .map(cms_domain::scheduling::time::iso)
                 .collect(),
+            rating: t.rating,
         });
     }
     Ok(HttpResponse::Ok().json(hits))
@@ -153,7 +156,7 @@ pub async fn search(
 
 /// Approved tutors are public to signed-in users; others only to
 /// themselves and admins.
-async fn visible_profile(
+pub(crate) async fn visible_profile(
     state: &AppState,
     user: &AuthUser,
     id: &str,
