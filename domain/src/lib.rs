@@ -15,7 +15,8 @@
 //!   [`documents`]: a tutor's DBS and qualifications, and when a DBS
 //!   lets them take bookings; [`homework`]: hand-ins and the progress
 //!   figures read from them.
-//! - [`money`]: the platform's share and the tutor's, the sibling
+//! - [`ledger`]: the double-entry ledger's accounts, entries and checks;
+//!   [`money`]: the platform's share and the tutor's, the sibling
 //!   discount by UK week, and how they round, in integer pence.
 //! - [`rating`]: a lesson's stars and comment, a tutor's average.
 //! - [`text`]: what a one-line field (a name) may hold.
@@ -28,6 +29,7 @@ pub mod documents;
 pub mod files;
 pub mod homework;
 pub mod ids;
+pub mod ledger;
 pub mod lesson;
 pub mod lifecycle;
 pub mod money;

@@ -21,6 +21,7 @@ mod credits;
 pub mod documents;
 mod feeds;
 pub mod homework;
+pub mod ledger;
 pub mod lessons;
 mod limits;
 pub mod live;

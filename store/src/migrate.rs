@@ -53,6 +53,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0010_ratings.surql",
         sql: include_str!("../../migrations/0010_ratings.surql"),
     },
+    Migration {
+        name: "0011_ledger.surql",
+        sql: include_str!("../../migrations/0011_ledger.surql"),
+    },
 ];
 
 impl Store {
