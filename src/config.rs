@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cms_store::DatabaseConfig;
 
+pub use crate::billing::config::{BillingConfig, StripeConfig};
 use crate::cli::Cli;
 pub use crate::files::config::{DocumentsConfig, UploadsConfig};
 pub use crate::video::VideoConfig;
@@ -31,6 +32,8 @@ const SECTIONS: &[&str] = &[
     "video",
     "uploads",
     "documents",
+    "stripe",
+    "billing",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,6 +62,8 @@ pub struct Config {
     pub video: VideoConfig,
     pub uploads: UploadsConfig,
     pub documents: DocumentsConfig,
+    pub stripe: StripeConfig,
+    pub billing: BillingConfig,
 }
 
 /// Every abuse limit and cap in one place, so operators and test harnesses
@@ -375,6 +380,8 @@ impl Default for Config {
             video: VideoConfig::default(),
             uploads: UploadsConfig::default(),
             documents: DocumentsConfig::default(),
+            stripe: StripeConfig::default(),
+            billing: BillingConfig::default(),
         }
     }
 }

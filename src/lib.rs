@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod billing;
 pub mod chat_port;
 pub mod cli;
 pub mod config;

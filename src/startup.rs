@@ -36,6 +36,8 @@ pub enum StartupError {
     Sms(#[from] SmsError),
     #[error("uploads are misconfigured")]
     Uploads(#[from] crate::files::UploadSetupError),
+    #[error("Stripe is misconfigured")]
+    Stripe(#[source] crate::billing::stripe::StripeFailure),
     #[error("could not write the OpenAPI document")]
     Document(#[source] serde_json::Error),
     #[error("could not listen on {addr}")]
@@ -125,6 +127,20 @@ impl Application {
             notifier: notify.clone(),
         };
         crate::documents::rescan::start(documents.clone(), config.uploads.rescan_every_secs);
+        let stripe = match crate::billing::stripe::StripeApi::from_config(&config.stripe) {
+            None => {
+                tracing::info!("billing is off: no stripe.secret_key; nothing will be charged");
+                None
+            }
+            Some(built) => Some(built.map_err(StartupError::Stripe)?),
+        };
+        let billing = crate::billing::Billing {
+            store: store.clone(),
+            clock: clock.clone(),
+            stripe,
+            stripe_config: config.stripe.clone(),
+            config: config.billing.clone(),
+        };
         let homework = crate::homework::Homework {
             store: store.clone(),
             uploads: documents.uploads.clone(),
@@ -175,6 +191,7 @@ impl Application {
             account_guards: crate::auth::AccountGuards::new(&config.limits),
             documents,
             homework,
+            billing,
         });
         // Made now, not on the first login for an unknown address, which
         // would otherwise stand out by its timing.

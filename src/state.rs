@@ -35,4 +35,6 @@ pub struct AppState {
     pub documents: crate::documents::Documents,
     /// Homework, hand-ins, progress and reports.
     pub homework: crate::homework::Homework,
+    /// Cards, charges and Stripe's webhooks.
+    pub billing: crate::billing::Billing,
 }

@@ -30,6 +30,7 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::sched::{book_ok, booking, school};
+use common::stripe::{FakeStripe, billing_on};
 use common::*;
 
 /// The pip requirement CI installs; the test insists on the same version,
@@ -157,7 +158,12 @@ async fn schemathesis(app: &TestApp, label: &str, token: &str, filter: [&str; 2]
 #[actix_web::test]
 async fn the_server_keeps_its_openapi_contract_for_every_role() {
     require_schemathesis().await;
-    let (app, _clock) = spawn_app_at("2027-03-01T09:00:00Z").await;
+    // Billing on, against the Stripe stand-in: its routes answer as they
+    // do in production, not 503.
+    let stripe = FakeStripe::start().await;
+    let mut config = test_config();
+    billing_on(&mut config, &stripe);
+    let (app, _clock) = spawn_app_at_with(config, "2027-03-01T09:00:00Z").await;
     let s = school(&app, 2).await;
     app.conversation(&s.parent, &s.tutor).await;
     book_ok(

@@ -9,6 +9,7 @@ mod account_abuse;
 mod accounts;
 mod admin_board;
 mod admin_cli;
+mod billing;
 mod calendar_live;
 mod cancellation;
 mod chat;

@@ -115,7 +115,14 @@ fn the_servers_modules_import_each_other_without_a_cycle() {
 #[test]
 fn use_cases_do_not_reach_for_http() {
     let graph = server_graph();
-    for use_case in ["accounts", "lessons", "notify"] {
+    for use_case in [
+        "accounts",
+        "billing",
+        "documents",
+        "homework",
+        "lessons",
+        "notify",
+    ] {
         let deps = &graph[use_case];
         for http in ["routes", "state", "startup"] {
             assert!(

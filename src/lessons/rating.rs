@@ -37,7 +37,7 @@ pub struct RateRequest {
 fn family_of(user: &Caller) -> Result<&str, LessonError> {
     if user.role != Role::Parent {
         return Err(LessonError::Forbidden(
-            "lessons are rated by the parents of their students".into(),
+            "only a parent of the lesson's students rates it".into(),
         ));
     }
     user.family_id

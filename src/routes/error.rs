@@ -54,6 +54,10 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the database is unavailable")]
     Unavailable(#[source] Box<StoreError>),
+    /// A service the request needs is off or out of reach (billing without
+    /// Stripe, Stripe down): 503 with our words.
+    #[error("{0}")]
+    ServiceUnavailable(String),
 }
 
 impl ApiError {
@@ -70,7 +74,7 @@ impl ApiError {
             Self::Unsupported(_) => "unsupported_media_type",
             Self::Timeout(_) => "request_timeout",
             Self::Internal(_) => "internal",
-            Self::Unavailable(_) => "unavailable",
+            Self::Unavailable(_) | Self::ServiceUnavailable(_) => "unavailable",
         }
     }
 
@@ -125,7 +129,7 @@ impl ResponseError for ApiError {
             Self::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -201,6 +205,17 @@ impl From<crate::documents::DocumentError> for ApiError {
             D::NotFound => Self::NotFound("not found".into()),
             D::Upload(u) => (*u).into(),
             D::Store(s) => (*s).into(),
+        }
+    }
+}
+
+impl From<crate::billing::BillingError> for ApiError {
+    fn from(e: crate::billing::BillingError) -> Self {
+        use crate::billing::BillingError as B;
+        match e {
+            B::Off | B::Stripe(_) => Self::ServiceUnavailable(e.to_string()),
+            B::Forbidden(m) => Self::Forbidden(m),
+            B::Store(s) => (*s).into(),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! so the router and the document cannot drift apart.
 
 pub mod accounts;
+pub mod billing;
 pub mod chat;
 pub mod documents;
 pub mod error;
@@ -61,12 +62,17 @@ pub fn configure(cfg: &mut ServiceConfig) {
         web::post().to(notifications::twilio::status_callback),
     )
     .route(
+        billing::webhook::PATH,
+        web::post().to(billing::webhook::stripe),
+    )
+    .route(
         "/api/v1/openapi.json",
         web::get().to(openapi::serve_document),
     )
     .service(
         scope::scope("/api/v1")
             .configure(accounts::routes)
+            .configure(billing::routes)
             .configure(chat::routes)
             .configure(documents::routes)
             .configure(homework::routes)

@@ -12,6 +12,7 @@
 //! RETURN: in a block it would end the whole statement),
 //! which the planner serves from the index (BENCHMARKS.md, "lesson-rush").
 
+pub mod billing;
 pub mod board;
 pub mod catalog;
 pub mod chat;

@@ -57,6 +57,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0011_ledger.surql",
         sql: include_str!("../../migrations/0011_ledger.surql"),
     },
+    Migration {
+        name: "0012_billing.surql",
+        sql: include_str!("../../migrations/0012_billing.surql"),
+    },
 ];
 
 impl Store {

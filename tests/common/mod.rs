@@ -8,6 +8,7 @@ pub mod process;
 pub mod restart;
 pub mod sched;
 pub mod smtp;
+pub mod stripe;
 pub mod twilio;
 
 use std::time::Duration;

@@ -38,6 +38,7 @@ pub async fn rate(
 /// The caller's family's rating of the lesson.
 #[utoipa::path(params(("id" = LessonId, Path, description = "the lesson")),
     responses((status = 200, body = cms_store::ratings::Rating),
+        (status = 403, description = "only parents have ratings of their own", body = crate::routes::ErrorBody),
         (status = 404, description = "not rated by this family", body = crate::routes::ErrorBody)),
     security(("bearer" = [])))]
 #[get("/lessons/{id}/rating")]

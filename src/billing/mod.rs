@@ -1,0 +1,274 @@
+//! Billing's use cases (docs/billing.md): a parent saves a card once for
+//! charges made while they are away, the family's billing overview, and
+//! Stripe's webhooks. The money rules are `cms_domain::money` and
+//! `cms_domain::ledger`; the rows `cms_store::billing` and
+//! `cms_store::ledger`; Stripe is reached through [`stripe::StripeApi`].
+//!
+//! Without `stripe.secret_key` billing is off: the server logs it once at
+//! start, `GET /api/v1/billing` says `enabled: false`, setting up a card
+//! answers 503, and lessons work as before.
+
+pub mod config;
+pub mod stripe;
+pub mod webhook;
+
+use std::sync::Arc;
+
+use cms_actors::Clock;
+use cms_domain::ledger::Account;
+use cms_domain::{Caller, Role};
+use cms_store::billing::{Card, EventSeen};
+use cms_store::{Store, StoreError};
+use serde::Serialize;
+use thiserror::Error;
+
+use self::config::{BillingConfig, StripeConfig};
+use self::stripe::{StripeApi, StripeFailure};
+use self::webhook::{Event, WebhookError};
+
+/// What the billing use cases need.
+#[derive(Clone)]
+pub struct Billing {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    /// `None`: billing is off.
+    pub stripe: Option<StripeApi>,
+    pub stripe_config: StripeConfig,
+    pub config: BillingConfig,
+}
+
+#[derive(Debug, Error)]
+pub enum BillingError {
+    #[error("billing is not enabled on this server")]
+    Off,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the payment provider is unavailable; try again")]
+    Stripe(#[source] StripeFailure),
+    #[error(transparent)]
+    Store(Box<StoreError>),
+}
+
+impl From<StoreError> for BillingError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(Box::new(e))
+    }
+}
+
+impl From<StripeFailure> for BillingError {
+    fn from(e: StripeFailure) -> Self {
+        Self::Stripe(e)
+    }
+}
+
+/// The answer to `POST /api/v1/billing/setup`: what Stripe.js confirms the
+/// card with.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SetupAnswer {
+    pub setup_intent_id: String,
+    pub client_secret: String,
+}
+
+/// `GET /api/v1/billing`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Overview {
+    /// Whether this server charges cards at all.
+    pub enabled: bool,
+    /// The card charged after each lesson, if one is saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card: Option<Card>,
+    /// What the family owes now, in pence (negative: in credit).
+    pub balance_pence: i64,
+}
+
+fn family_of(user: &Caller) -> Result<&str, BillingError> {
+    if user.role != Role::Parent {
+        return Err(BillingError::Forbidden(
+            "only a parent has a family's billing".into(),
+        ));
+    }
+    user.family_id
+        .as_deref()
+        .ok_or_else(|| BillingError::Forbidden("this parent has no family".into()))
+}
+
+impl Billing {
+    fn stripe(&self) -> Result<&StripeApi, BillingError> {
+        self.stripe.as_ref().ok_or(BillingError::Off)
+    }
+}
+
+/// Makes (once) the family's Stripe Customer and a SetupIntent for their
+/// card. Each call is a new SetupIntent; the customer is the family's one.
+pub async fn setup(deps: &Billing, user: &Caller) -> Result<SetupAnswer, BillingError> {
+    let family = family_of(user)?;
+    let stripe = deps.stripe()?;
+    let customer = match deps.store.billing_customer(family).await? {
+        Some(c) => c.stripe_customer,
+        None => {
+            let me = deps.store.user(&user.user_id).await?;
+            let made = stripe.create_customer(family, &me.email, &me.name).await?;
+            deps.store
+                .save_customer(family, &made, deps.clock.now())
+                .await?
+        }
+    };
+    let attempt = cms_store::new_key();
+    let s = stripe
+        .create_setup_intent(&customer, family, &attempt)
+        .await?;
+    Ok(SetupAnswer {
+        setup_intent_id: s.id,
+        client_secret: s.client_secret,
+    })
+}
+
+/// The family's card and balance.
+pub async fn overview(deps: &Billing, user: &Caller) -> Result<Overview, BillingError> {
+    let family = family_of(user)?;
+    let card = deps
+        .store
+        .billing_customer(family)
+        .await?
+        .and_then(|c| c.card);
+    let balance_pence = deps
+        .store
+        .balance(&Account::FamilyReceivable(family.to_owned()))
+        .await?;
+    Ok(Overview {
+        enabled: deps.stripe.is_some(),
+        card,
+        balance_pence,
+    })
+}
+
+/// What became of a webhook that verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Handled {
+    /// It changed what it was about.
+    Applied,
+    /// Seen before: nothing changed.
+    Replayed,
+    /// Older than what is stored: recorded, nothing changed.
+    Superseded,
+    /// A kind this server does not act on: recorded.
+    Ignored,
+}
+
+/// Why a webhook was refused: 400 for what Stripe sent wrong (it does
+/// not retry those), 503 for what may work later (it does).
+#[derive(Debug, Error)]
+pub enum WebhookRefused {
+    #[error("{0}")]
+    Bad(String),
+    #[error(transparent)]
+    Later(BillingError),
+}
+
+impl From<BillingError> for WebhookRefused {
+    fn from(e: BillingError) -> Self {
+        Self::Later(e)
+    }
+}
+
+impl From<StoreError> for WebhookRefused {
+    fn from(e: StoreError) -> Self {
+        Self::Later(e.into())
+    }
+}
+
+/// `POST /webhooks/stripe`: verifies the signature on the raw body, then
+/// applies the event once.
+pub async fn webhook(
+    deps: &Billing,
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<Handled, WebhookRefused> {
+    let Some(secret) = deps.stripe_config.webhook_secret.as_deref() else {
+        return Err(WebhookRefused::Bad(
+            "webhooks are not configured on this server".into(),
+        ));
+    };
+    let now = deps.clock.now();
+    let event = webhook::verify(
+        body,
+        signature,
+        secret,
+        now,
+        deps.stripe_config.webhook_tolerance_secs,
+    )
+    .map_err(|e| {
+        tracing::warn!(error = %e, "Stripe webhook refused");
+        WebhookRefused::Bad(match e {
+            WebhookError::Body(_) => "the body is not a Stripe event".to_owned(),
+            other => other.to_string(),
+        })
+    })?;
+    if deps.store.event_seen(&event.id).await? {
+        return Ok(Handled::Replayed);
+    }
+    let seen = EventSeen {
+        id: event.id.clone(),
+        kind: event.kind.clone(),
+        created: chrono::DateTime::from_timestamp(event.created, 0).ok_or_else(|| {
+            WebhookRefused::Bad("the event's creation time is out of range".into())
+        })?,
+    };
+    let outcome = match webhook::Kind::of(&event.kind) {
+        webhook::Kind::SetupIntentSucceeded => card_saved(deps, &event, &seen).await,
+        webhook::Kind::Other => deps
+            .store
+            .record_event(&seen, now)
+            .await
+            .map(|()| Handled::Ignored)
+            .map_err(Into::into),
+    };
+    match outcome {
+        // Delivered twice at once: the other delivery applied it.
+        Err(WebhookRefused::Later(BillingError::Store(e)))
+            if matches!(*e, StoreError::Duplicate(_)) =>
+        {
+            Ok(Handled::Replayed)
+        }
+        other => other,
+    }
+}
+
+/// `setup_intent.succeeded`: the card the parent confirmed becomes the
+/// family's card on file.
+async fn card_saved(
+    deps: &Billing,
+    event: &Event,
+    seen: &EventSeen,
+) -> Result<Handled, WebhookRefused> {
+    let object = &event.data.object;
+    let (Some(customer), Some(pm)) = (
+        object["customer"].as_str(),
+        object["payment_method"].as_str(),
+    ) else {
+        return Err(WebhookRefused::Bad(
+            "the SetupIntent names no customer or payment method".into(),
+        ));
+    };
+    let family = match deps.store.family_of_customer(customer).await {
+        Ok(f) => f,
+        // Not a customer of ours (another integration on the account):
+        // nothing to do, and nothing for Stripe to retry.
+        Err(StoreError::NotFound) => {
+            deps.store.record_event(seen, deps.clock.now()).await?;
+            return Ok(Handled::Ignored);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let card = deps.stripe()?.card(pm).await.map_err(BillingError::from)?;
+    let newer = deps
+        .store
+        .set_card(&family, &card, seen, deps.clock.now())
+        .await?;
+    Ok(if newer {
+        Handled::Applied
+    } else {
+        Handled::Superseded
+    })
+}

@@ -1,0 +1,154 @@
+//! The Stripe API as billing uses it, on the `async-stripe` client with a
+//! configurable base URL (tests point it at a local stand-in). Every call
+//! that creates something carries an idempotency key derived from what it
+//! is for (`customer:<family>` …), so a retry after a crash or a timeout
+//! is answered with what the first attempt made, never a second one.
+//! Stripe's own error text stays in the log; callers get a typed
+//! [`StripeFailure`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use cms_store::billing::Card;
+use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_core::SetupIntentAllowedPaymentMethodTypes;
+use stripe_core::customer::CreateCustomer;
+use stripe_core::setup_intent::{CreateSetupIntent, CreateSetupIntentUsage};
+use stripe_payment::payment_method::RetrievePaymentMethod;
+use thiserror::Error;
+
+use super::config::StripeConfig;
+
+/// Why a Stripe call did not give what was asked.
+#[derive(Debug, Error)]
+pub enum StripeFailure {
+    /// Stripe answered with an error (a decline, a bad request): its
+    /// code, if it gave one, for the caller to act on.
+    #[error("Stripe refused the request ({code:?}, status {status})")]
+    Refused { code: Option<String>, status: u16 },
+    /// Stripe could not be reached, or answered with something unreadable:
+    /// worth trying again later.
+    #[error("Stripe is unavailable")]
+    Unavailable,
+}
+
+impl From<StripeError> for StripeFailure {
+    fn from(e: StripeError) -> Self {
+        tracing::warn!(error = %e, "Stripe call failed");
+        match e {
+            StripeError::Stripe(err, status) => Self::Refused {
+                code: err.code.map(|c| c.to_string()),
+                status,
+            },
+            _ => Self::Unavailable,
+        }
+    }
+}
+
+/// A SetupIntent for the app to confirm with Stripe.js.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub id: String,
+    pub client_secret: String,
+}
+
+/// Billing's Stripe client.
+#[derive(Clone)]
+pub struct StripeApi {
+    client: Client,
+}
+
+fn key(k: &str) -> RequestStrategy {
+    match IdempotencyKey::new(k) {
+        Ok(k) => RequestStrategy::Idempotent(k),
+        // Keys are made here from ids, never empty or over Stripe's
+        // length; should one be, the call still goes, once.
+        Err(e) => {
+            tracing::error!(key = %k, error = %e, "idempotency key refused; sending once");
+            RequestStrategy::Once
+        }
+    }
+}
+
+impl StripeApi {
+    /// The client, if billing is on (a secret key is set).
+    pub fn from_config(cfg: &StripeConfig) -> Option<Result<Self, StripeFailure>> {
+        let secret = cfg.secret_key.as_deref()?;
+        // The Stripe client's TLS takes rustls's process-wide provider, and
+        // the tree enables two (ring and aws-lc-rs), so none is picked by
+        // itself: choose ring, as the rest of the server's clients use. An
+        // error means one is installed already, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let built = ClientBuilder::new(secret)
+            .url(cfg.api_base.clone())
+            .timeout(Duration::from_secs(cfg.timeout_secs))
+            .build()
+            .map(|client| Self { client })
+            .map_err(StripeFailure::from);
+        Some(built)
+    }
+
+    /// The family's Stripe Customer, made once: a second call with the same
+    /// family is answered by Stripe with the first one's customer.
+    pub async fn create_customer(
+        &self,
+        family_id: &str,
+        email: &str,
+        name: &str,
+    ) -> Result<String, StripeFailure> {
+        let metadata = HashMap::from([("family_id".to_owned(), family_id.to_owned())]);
+        let customer = CreateCustomer::new()
+            .email(email)
+            .name(name)
+            .metadata(metadata)
+            .customize()
+            .request_strategy(key(&format!("customer:{family_id}")))
+            .send(&self.client)
+            .await?;
+        Ok(customer.id.to_string())
+    }
+
+    /// A SetupIntent saving a card on the customer for charges made while
+    /// the parent is away (`usage=off_session`). `attempt` makes the key:
+    /// each card form the parent opens is its own SetupIntent.
+    pub async fn create_setup_intent(
+        &self,
+        customer: &str,
+        family_id: &str,
+        attempt: &str,
+    ) -> Result<Setup, StripeFailure> {
+        let metadata = HashMap::from([("family_id".to_owned(), family_id.to_owned())]);
+        let intent = CreateSetupIntent::new()
+            .customer(customer)
+            .usage(CreateSetupIntentUsage::OffSession)
+            .allowed_payment_method_types(vec![SetupIntentAllowedPaymentMethodTypes::Card])
+            .metadata(metadata)
+            .customize()
+            .request_strategy(key(&format!("setup:{family_id}:{attempt}")))
+            .send(&self.client)
+            .await?;
+        let client_secret = intent.client_secret.ok_or(StripeFailure::Unavailable)?;
+        Ok(Setup {
+            id: intent.id.to_string(),
+            client_secret,
+        })
+    }
+
+    /// A saved card's brand, last four digits and expiry.
+    pub async fn card(&self, payment_method: &str) -> Result<Card, StripeFailure> {
+        let pm = RetrievePaymentMethod::new(payment_method)
+            .send(&self.client)
+            .await?;
+        let card = pm.card.ok_or(StripeFailure::Refused {
+            code: Some("not_a_card".into()),
+            status: 200,
+        })?;
+        Ok(Card {
+            payment_method: pm.id.to_string(),
+            brand: card.brand,
+            last4: card.last4,
+            exp_month: card.exp_month,
+            exp_year: card.exp_year,
+        })
+    }
+}

@@ -1,0 +1,12 @@
+//! Billing: a parent's card and balance (`/api/v1/billing…`) and Stripe's
+//! webhooks (`POST /webhooks/stripe`, not REST). The workflows are
+//! `crate::billing`; these handlers only translate.
+
+pub mod card;
+pub mod webhook;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(card::setup).service(card::overview);
+}

@@ -1,0 +1,249 @@
+//! Billing on the real server against a local stand-in for Stripe's API
+//! (it checks paths, form fields and headers and answers Stripe-shaped
+//! JSON), with webhooks signed by Stripe's scheme and time from a manual
+//! clock: a parent saves a card once; forged, stale, unreadable and
+//! replayed webhooks change nothing; an older event never replaces a newer
+//! card; without a key billing is off and says so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common;
+
+use common::sched::school;
+use common::stripe::{self, FakeStripe};
+use common::{TestApp, User, spawn_app_at_with, test_config};
+use serde_json::{Value, json};
+
+const NOW: &str = "2027-03-10T12:00:00Z";
+
+fn now_secs() -> i64 {
+    chrono::DateTime::parse_from_rfc3339(NOW)
+        .unwrap()
+        .timestamp()
+}
+
+async fn billing_app(fake: &FakeStripe) -> (TestApp, std::sync::Arc<cms_actors::ManualClock>) {
+    let mut config = test_config();
+    stripe::billing_on(&mut config, fake);
+    spawn_app_at_with(config, NOW).await
+}
+
+/// Posts a webhook as Stripe would: the raw body and its signature.
+async fn webhook(app: &TestApp, body: &str, signature: Option<&str>) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/webhooks/stripe", app.base))
+        .header("Content-Type", "application/json")
+        .body(body.to_owned());
+    if let Some(s) = signature {
+        req = req.header("Stripe-Signature", s);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// The ledger's invariants, checked after every billing scenario: every
+/// entry sums to zero and every balance is the sum of its postings.
+async fn assert_ledger_sound(app: &TestApp) {
+    let problems = app.store.as_ref().unwrap().ledger_problems().await.unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+async fn card_on_file(app: &TestApp, parent: &User) -> Value {
+    let (status, overview) = app.get("/api/v1/billing", Some(&parent.token)).await;
+    assert_eq!(status, 200, "{overview}");
+    overview["card"].clone()
+}
+
+fn card_event(id: &str, customer: &str, pm: &str, created: i64) -> String {
+    stripe::event(
+        id,
+        "setup_intent.succeeded",
+        created,
+        stripe::succeeded_setup_intent(&format!("seti_{id}"), customer, pm, created),
+    )
+}
+
+#[actix_web::test]
+async fn a_parent_saves_a_card_once_and_it_shows_on_file() {
+    let fake = FakeStripe::start().await;
+    let (app, _clock) = billing_app(&fake).await;
+    let s = school(&app, 1).await;
+    let family = s.parent.family_id.clone().unwrap();
+
+    let (status, overview) = app.get("/api/v1/billing", Some(&s.parent.token)).await;
+    assert_eq!(status, 200, "{overview}");
+    assert_eq!(overview, json!({ "enabled": true, "balance_pence": 0 }));
+
+    let (status, setup) = app
+        .post("/api/v1/billing/setup", Some(&s.parent.token), json!({}))
+        .await;
+    assert_eq!(status, 200, "{setup}");
+    assert!(
+        setup["client_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("seti_standin")
+    );
+    let (status, again) = app
+        .post("/api/v1/billing/setup", Some(&s.parent.token), json!({}))
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_ne!(
+        again["setup_intent_id"], setup["setup_intent_id"],
+        "a new form, a new intent"
+    );
+
+    let customers = fake.requests_to("POST", "/v1/customers");
+    assert_eq!(customers.len(), 1, "the family's customer is made once");
+    let c = &customers[0];
+    assert_eq!(c.authorization.as_deref(), Some("Bearer sk_test_standin"));
+    assert_eq!(
+        c.idempotency_key.as_deref(),
+        Some(format!("customer:{family}").as_str())
+    );
+    assert_eq!(c.field("name"), Some("Pat Parent"));
+    assert!(c.field("email").unwrap().contains('@'));
+    assert_eq!(c.field("metadata[family_id]"), Some(family.as_str()));
+    let intents = fake.requests_to("POST", "/v1/setup_intents");
+    assert_eq!(intents.len(), 2);
+    for i in &intents {
+        assert_eq!(i.field("customer"), Some("cus_standin1"));
+        assert_eq!(i.field("usage"), Some("off_session"));
+        assert_eq!(i.field("allowed_payment_method_types[0]"), Some("card"));
+        assert!(
+            i.idempotency_key
+                .as_deref()
+                .unwrap()
+                .starts_with(&format!("setup:{family}:"))
+        );
+        assert_eq!(i.stripe_account, None, "on the platform's own account");
+    }
+    assert_ne!(intents[0].idempotency_key, intents[1].idempotency_key);
+
+    for who in [&s.tutor, &s.admin] {
+        let (status, body) = app
+            .post("/api/v1/billing/setup", Some(&who.token), json!({}))
+            .await;
+        assert_eq!(status, 403, "{body}");
+    }
+
+    // Stripe says the card was confirmed.
+    fake.add_card("pm_visa", "visa", "4242", 12, 2030);
+    let body = card_event("evt_1", "cus_standin1", "pm_visa", now_secs() - 5);
+    let signed = stripe::signature(&body, now_secs());
+    let (status, answer) = webhook(&app, &body, Some(&signed)).await;
+    assert_eq!(
+        (status, &answer["handled"]),
+        (200, &json!("applied")),
+        "{answer}"
+    );
+    let (_, overview) = app.get("/api/v1/billing", Some(&s.parent.token)).await;
+    assert_eq!(
+        overview["card"],
+        json!({ "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030 }),
+        "the payment method's id is never shown"
+    );
+
+    // The same delivery again: nothing is read or changed.
+    let (status, answer) = webhook(&app, &body, Some(&signed)).await;
+    assert_eq!((status, &answer["handled"]), (200, &json!("replayed")));
+    assert_eq!(
+        fake.requests_to("GET", "/v1/payment_methods/pm_visa").len(),
+        1
+    );
+    assert_ledger_sound(&app).await;
+}
+
+#[actix_web::test]
+async fn forged_stale_unreadable_and_older_webhooks_change_nothing() {
+    let fake = FakeStripe::start().await;
+    let (app, clock) = billing_app(&fake).await;
+    let s = school(&app, 1).await;
+    let (status, _) = app
+        .post("/api/v1/billing/setup", Some(&s.parent.token), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    fake.add_card("pm_master", "mastercard", "5555", 3, 2031);
+    fake.add_card("pm_old", "visa", "1111", 1, 2028);
+    fake.add_card("pm_evil", "visa", "6666", 1, 2029);
+    let t = now_secs();
+
+    let evil = card_event("evt_evil", "cus_standin1", "pm_evil", t);
+    let forged = cms_server::billing::webhook::sign(evil.as_bytes(), "whsec_guessed", t);
+    let stale = stripe::signature(&evil, t - 301);
+    let good_sig = stripe::signature(&evil, t);
+    let tampered = evil.replace("pm_evil", "pm_old");
+    for (body, sig, what) in [
+        (evil.as_str(), Some(forged.as_str()), "forged"),
+        (evil.as_str(), Some(stale.as_str()), "stale"),
+        (tampered.as_str(), Some(good_sig.as_str()), "tampered"),
+        (evil.as_str(), None, "unsigned"),
+        (evil.as_str(), Some("t=1,v1=zz"), "malformed"),
+    ] {
+        let (status, answer) = webhook(&app, body, sig).await;
+        assert_eq!(status, 400, "{what}: {answer}");
+        assert_eq!(answer["error"], "malformed_json", "{what}: {answer}");
+    }
+    let not_json = "{ not json";
+    let (status, _) = webhook(&app, not_json, Some(&stripe::signature(not_json, t))).await;
+    assert_eq!(status, 400, "signed but not an event");
+    assert_eq!(
+        card_on_file(&app, &s.parent).await,
+        Value::Null,
+        "nothing was set"
+    );
+    assert!(
+        fake.requests_to("GET", "/v1/payment_methods/pm_evil")
+            .is_empty()
+    );
+
+    // A newer card, then an older event arriving late: the newer stays.
+    let newer = card_event("evt_new", "cus_standin1", "pm_master", t - 10);
+    let (status, answer) = webhook(&app, &newer, Some(&stripe::signature(&newer, t))).await;
+    assert_eq!((status, &answer["handled"]), (200, &json!("applied")));
+    clock.set(chrono::DateTime::from_timestamp(t + 60, 0).unwrap());
+    let older = card_event("evt_old", "cus_standin1", "pm_old", t - 100);
+    let (status, answer) = webhook(&app, &older, Some(&stripe::signature(&older, t + 60))).await;
+    assert_eq!(
+        (status, &answer["handled"]),
+        (200, &json!("superseded")),
+        "{answer}"
+    );
+    assert_eq!(card_on_file(&app, &s.parent).await["last4"], "5555");
+
+    // Someone else's customer, and a kind not acted on: recorded, ignored.
+    let stranger = card_event("evt_x", "cus_elsewhere", "pm_old", t);
+    let (status, answer) =
+        webhook(&app, &stranger, Some(&stripe::signature(&stranger, t + 60))).await;
+    assert_eq!((status, &answer["handled"]), (200, &json!("ignored")));
+    let other = stripe::event(
+        "evt_y",
+        "customer.updated",
+        t,
+        json!({ "id": "cus_standin1", "object": "customer" }),
+    );
+    let (status, answer) = webhook(&app, &other, Some(&stripe::signature(&other, t + 60))).await;
+    assert_eq!((status, &answer["handled"]), (200, &json!("ignored")));
+    assert_eq!(card_on_file(&app, &s.parent).await["last4"], "5555");
+    assert_ledger_sound(&app).await;
+}
+
+#[actix_web::test]
+async fn without_a_key_billing_is_off_and_says_so() {
+    let (app, _clock) = spawn_app_at_with(test_config(), NOW).await;
+    let s = school(&app, 1).await;
+    let (status, overview) = app.get("/api/v1/billing", Some(&s.parent.token)).await;
+    assert_eq!((status, &overview["enabled"]), (200, &json!(false)));
+    let (status, body) = app
+        .post("/api/v1/billing/setup", Some(&s.parent.token), json!({}))
+        .await;
+    assert_eq!(
+        (status, &body["error"]),
+        (503, &json!("unavailable")),
+        "{body}"
+    );
+    assert!(body["message"].as_str().unwrap().contains("not enabled"));
+    let event = card_event("evt_1", "cus_1", "pm_1", now_secs());
+    let (status, _) = webhook(&app, &event, Some(&stripe::signature(&event, now_secs()))).await;
+    assert_eq!(status, 400, "no webhook secret: nothing is accepted");
+}

@@ -1,0 +1,304 @@
+//! A local stand-in for Stripe's API for tests: it answers the paths billing
+//! calls with Stripe-shaped JSON (the objects as Stripe's API reference
+//! shows them), keeps what it made so an idempotency key replayed gets the
+//! first answer back (as Stripe does for 24 hours), and records every
+//! request — method, path, form fields, `Idempotency-Key`,
+//! `Stripe-Account`, `Authorization` — so tests check exactly what the
+//! server sent. It also signs webhook events the way Stripe does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use serde_json::{Value, json};
+
+pub const SECRET_KEY: &str = "sk_test_standin";
+pub const WEBHOOK_SECRET: &str = "whsec_standin";
+
+/// One request as the stand-in received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub authorization: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub stripe_account: Option<String>,
+    /// Form fields, in the order sent (Stripe's bracketed keys as sent:
+    /// `metadata[family_id]`).
+    pub form: Vec<(String, String)>,
+}
+
+impl Recorded {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    requests: Vec<Recorded>,
+    /// (path, idempotency key) → the answer first given.
+    answered: HashMap<(String, String), Value>,
+    /// Cards the stand-in knows, by payment method id.
+    cards: HashMap<String, (String, String, i64, i64)>,
+    next: u64,
+}
+
+type Shared = Arc<Mutex<State>>;
+
+fn lock(state: &Shared) -> MutexGuard<'_, State> {
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub struct FakeStripe {
+    /// "http://127.0.0.1:<port>/": the server's `stripe.api_base`.
+    pub base: String,
+    state: Shared,
+    handle: ServerHandle,
+}
+
+impl FakeStripe {
+    pub async fn start() -> FakeStripe {
+        let state = Shared::default();
+        let data = web::Data::new(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route("/v1/customers", web::post().to(create_customer))
+                .route("/v1/setup_intents", web::post().to(create_setup_intent))
+                .route("/v1/payment_methods/{id}", web::get().to(payment_method))
+                .default_service(web::to(unknown))
+        })
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(0)
+        .bind(("127.0.0.1", 0))
+        .expect("the Stripe stand-in binds");
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        FakeStripe {
+            base: format!("http://127.0.0.1:{port}/"),
+            state,
+            handle,
+        }
+    }
+
+    /// A card the stand-in will describe when asked for `pm`.
+    pub fn add_card(&self, pm: &str, brand: &str, last4: &str, exp_month: i64, exp_year: i64) {
+        lock(&self.state).cards.insert(
+            pm.to_owned(),
+            (brand.to_owned(), last4.to_owned(), exp_month, exp_year),
+        );
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.state).requests.clone()
+    }
+
+    /// The requests to `method path`.
+    pub fn requests_to(&self, method: &str, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.path == path)
+            .collect()
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
+
+/// Turns billing on in `config`, against the stand-in.
+pub fn billing_on(config: &mut cms_server::config::Config, fake: &FakeStripe) {
+    config.stripe.secret_key = Some(SECRET_KEY.into());
+    config.stripe.webhook_secret = Some(WEBHOOK_SECRET.into());
+    config.stripe.api_base = fake.base.clone();
+}
+
+/// `body` signed as Stripe signs a webhook sent at `t` (unix seconds).
+pub fn signature(body: &str, t: i64) -> String {
+    cms_server::billing::webhook::sign(body.as_bytes(), WEBHOOK_SECRET, t)
+}
+
+/// A Stripe event wrapping `object`, as Stripe posts it.
+pub fn event(id: &str, kind: &str, created: i64, object: Value) -> String {
+    json!({
+        "id": id, "object": "event", "api_version": "2025-08-27.basil", "created": created,
+        "data": { "object": object }, "livemode": false, "pending_webhooks": 1,
+        "request": { "id": null, "idempotency_key": null }, "type": kind
+    })
+    .to_string()
+}
+
+/// A succeeded SetupIntent as `setup_intent.succeeded` carries it.
+pub fn succeeded_setup_intent(id: &str, customer: &str, pm: &str, created: i64) -> Value {
+    json!({
+        "id": id, "object": "setup_intent", "application": null, "automatic_payment_methods": null,
+        "cancellation_reason": null, "client_secret": format!("{id}_secret_x"), "created": created,
+        "customer": customer, "description": null, "flow_directions": null, "last_setup_error": null,
+        "latest_attempt": "setatt_1", "livemode": false, "mandate": null, "metadata": {},
+        "next_action": null, "on_behalf_of": null, "payment_method": pm,
+        "payment_method_options": { "card": { "mandate_options": null, "network": null, "request_three_d_secure": "automatic" } },
+        "payment_method_types": ["card"], "single_use_mandate": null, "status": "succeeded",
+        "usage": "off_session"
+    })
+}
+
+fn record(state: &Shared, req: &HttpRequest, body: &[u8]) -> Recorded {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let r = Recorded {
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+        authorization: header("authorization"),
+        idempotency_key: header("idempotency-key"),
+        stripe_account: header("stripe-account"),
+        form,
+    };
+    lock(state).requests.push(r.clone());
+    r
+}
+
+fn error(status: u16, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default()).json(
+        json!({ "error": { "code": code, "message": message, "type": "invalid_request_error" } }),
+    )
+}
+
+/// The answer for a POST: the one first given for its idempotency key, or
+/// `make()`'s, kept under the key.
+fn idempotent(
+    state: &Shared,
+    r: &Recorded,
+    make: impl FnOnce(&mut State) -> Value,
+) -> HttpResponse {
+    let mut s = lock(state);
+    let key = r.idempotency_key.clone().map(|k| (r.path.clone(), k));
+    if let Some(k) = &key
+        && let Some(first) = s.answered.get(k)
+    {
+        return HttpResponse::Ok()
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(first.clone());
+    }
+    let answer = make(&mut s);
+    if let Some(k) = key {
+        s.answered.insert(k, answer.clone());
+    }
+    HttpResponse::Ok().json(answer)
+}
+
+fn authorized(r: &Recorded) -> bool {
+    r.authorization.as_deref() == Some(&format!("Bearer {SECRET_KEY}"))
+}
+
+async fn create_customer(
+    state: web::Data<Shared>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let r = record(&state, &req, &body);
+    if !authorized(&r) {
+        return error(401, "api_key_invalid", "Invalid API Key provided");
+    }
+    let (email, name, family) = (
+        r.field("email").map(str::to_owned),
+        r.field("name").map(str::to_owned),
+        r.field("metadata[family_id]").map(str::to_owned),
+    );
+    idempotent(&state, &r, |s| {
+        s.next += 1;
+        json!({
+            "id": format!("cus_standin{}", s.next), "object": "customer", "address": null,
+            "balance": 0, "created": 1_773_100_000, "currency": null, "default_source": null,
+            "delinquent": false, "description": null, "discount": null, "email": email,
+            "invoice_prefix": format!("INV{}", s.next),
+            "invoice_settings": { "custom_fields": null, "default_payment_method": null, "footer": null, "rendering_options": null },
+            "livemode": false, "metadata": { "family_id": family }, "name": name,
+            "next_invoice_sequence": 1, "phone": null, "preferred_locales": [], "shipping": null,
+            "tax_exempt": "none", "test_clock": null
+        })
+    })
+}
+
+async fn create_setup_intent(
+    state: web::Data<Shared>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let r = record(&state, &req, &body);
+    if !authorized(&r) {
+        return error(401, "api_key_invalid", "Invalid API Key provided");
+    }
+    let customer = r.field("customer").map(str::to_owned);
+    let usage = r.field("usage").unwrap_or("off_session").to_owned();
+    idempotent(&state, &r, |s| {
+        s.next += 1;
+        let id = format!("seti_standin{}", s.next);
+        json!({
+            "id": id, "object": "setup_intent", "application": null,
+            "automatic_payment_methods": null, "cancellation_reason": null,
+            "client_secret": format!("{id}_secret_standin"), "created": 1_773_100_000,
+            "customer": customer, "description": null, "flow_directions": null,
+            "last_setup_error": null, "latest_attempt": null, "livemode": false, "mandate": null,
+            "metadata": {}, "next_action": null, "on_behalf_of": null, "payment_method": null,
+            "payment_method_configuration_details": null,
+            "payment_method_options": { "card": { "mandate_options": null, "network": null, "request_three_d_secure": "automatic" } },
+            "payment_method_types": ["card"], "single_use_mandate": null,
+            "status": "requires_payment_method", "usage": usage
+        })
+    })
+}
+
+async fn payment_method(
+    state: web::Data<Shared>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let r = record(&state, &req, &[]);
+    if !authorized(&r) {
+        return error(401, "api_key_invalid", "Invalid API Key provided");
+    }
+    let id = path.into_inner();
+    let Some((brand, last4, exp_month, exp_year)) = lock(&state).cards.get(&id).cloned() else {
+        return error(
+            404,
+            "resource_missing",
+            &format!("No such PaymentMethod: '{id}'"),
+        );
+    };
+    HttpResponse::Ok().json(json!({
+        "id": id, "object": "payment_method", "allow_redisplay": "always",
+        "billing_details": { "address": { "city": null, "country": null, "line1": null, "line2": null, "postal_code": null, "state": null }, "email": null, "name": null, "phone": null, "tax_id": null },
+        "card": {
+            "brand": brand, "checks": { "address_line1_check": null, "address_postal_code_check": null, "cvc_check": "pass" },
+            "country": "GB", "display_brand": brand, "exp_month": exp_month, "exp_year": exp_year,
+            "fingerprint": "Xt5EWLLDS7FJjR1c", "funding": "credit", "generated_from": null, "last4": last4,
+            "networks": { "available": [brand], "preferred": null }, "regulated_status": "unregulated",
+            "three_d_secure_usage": { "supported": true }, "wallet": null
+        },
+        "created": 1_773_100_000, "customer": null, "livemode": false, "metadata": {}, "type": "card"
+    }))
+}
+
+async fn unknown(state: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let r = record(&state, &req, &body);
+    error(
+        404,
+        "resource_missing",
+        &format!("Unrecognized request URL ({} {})", r.method, r.path),
+    )
+}
