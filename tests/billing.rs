@@ -247,3 +247,111 @@ async fn without_a_key_billing_is_off_and_says_so() {
     let (status, _) = webhook(&app, &event, Some(&stripe::signature(&event, now_secs()))).await;
     assert_eq!(status, 400, "no webhook secret: nothing is accepted");
 }
+
+/// A tutor is onboarded to Stripe Connect once; Stripe's `account.updated`
+/// says when payouts are enabled, and an older event never undoes it.
+#[actix_web::test]
+async fn a_tutor_is_onboarded_once_and_payouts_follow_stripe() {
+    let fake = FakeStripe::start().await;
+    let (app, _clock) = billing_app(&fake).await;
+    let s = school(&app, 1).await;
+    let t = now_secs();
+
+    let (status, before) = app.get("/api/v1/tutor/payouts", Some(&s.tutor.token)).await;
+    assert_eq!(status, 200, "{before}");
+    assert_eq!(
+        before,
+        json!({ "enabled": true, "onboarding_started": false, "details_submitted": false, "payouts_enabled": false })
+    );
+    let (status, first) = app
+        .post(
+            "/api/v1/tutor/payouts/onboard",
+            Some(&s.tutor.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{first}");
+    let (status, second) = app
+        .post(
+            "/api/v1/tutor/payouts/onboard",
+            Some(&s.tutor.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{second}");
+    assert!(first["url"].as_str().unwrap().contains("acct_standin1"));
+    assert_ne!(first["url"], second["url"], "a fresh link each time");
+
+    let accounts = fake.requests_to("POST", "/v1/accounts");
+    assert_eq!(accounts.len(), 1, "the account is made once");
+    let a = &accounts[0];
+    assert_eq!(
+        a.idempotency_key.as_deref(),
+        Some(format!("account:{}", s.tutor.id).as_str())
+    );
+    assert_eq!(a.field("type"), Some("express"));
+    assert_eq!(a.field("country"), Some("GB"));
+    assert_eq!(a.field("capabilities[transfers][requested]"), Some("true"));
+    assert_eq!(a.field("metadata[tutor_id]"), Some(s.tutor.id.as_str()));
+    let links = fake.requests_to("POST", "/v1/account_links");
+    assert_eq!(links.len(), 2);
+    for l in &links {
+        assert_eq!(l.field("account"), Some("acct_standin1"));
+        assert_eq!(l.field("type"), Some("account_onboarding"));
+        let back = l.field("return_url").unwrap();
+        assert!(
+            back.starts_with(&app.base) && back.ends_with("/tutor/payouts?onboarding=done"),
+            "{back}"
+        );
+        assert!(
+            l.field("refresh_url")
+                .unwrap()
+                .ends_with("onboarding=refresh")
+        );
+    }
+    for who in [&s.parent, &s.admin] {
+        let (status, _) = app
+            .post("/api/v1/tutor/payouts/onboard", Some(&who.token), json!({}))
+            .await;
+        assert_eq!(status, 403);
+    }
+
+    let enabled = stripe::event(
+        "evt_acct_2",
+        "account.updated",
+        t - 10,
+        stripe::account("acct_standin1", None, true, true),
+    );
+    let (status, answer) = webhook(&app, &enabled, Some(&stripe::signature(&enabled, t))).await;
+    assert_eq!(
+        (status, &answer["handled"]),
+        (200, &json!("applied")),
+        "{answer}"
+    );
+    let older = stripe::event(
+        "evt_acct_1",
+        "account.updated",
+        t - 60,
+        stripe::account("acct_standin1", None, false, true),
+    );
+    let (status, answer) = webhook(&app, &older, Some(&stripe::signature(&older, t))).await;
+    assert_eq!(
+        (status, &answer["handled"]),
+        (200, &json!("superseded")),
+        "{answer}"
+    );
+    let (_, after) = app.get("/api/v1/tutor/payouts", Some(&s.tutor.token)).await;
+    assert_eq!(
+        (&after["details_submitted"], &after["payouts_enabled"]),
+        (&json!(true), &json!(true))
+    );
+    let stranger = stripe::event(
+        "evt_acct_x",
+        "account.updated",
+        t,
+        stripe::account("acct_elsewhere", None, true, true),
+    );
+    let (status, answer) = webhook(&app, &stranger, Some(&stripe::signature(&stranger, t))).await;
+    assert_eq!((status, &answer["handled"]), (200, &json!("ignored")));
+    assert_ledger_sound(&app).await;
+}

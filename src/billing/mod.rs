@@ -1,6 +1,7 @@
 //! Billing's use cases (docs/billing.md): a parent saves a card once for
-//! charges made while they are away, the family's billing overview, and
-//! Stripe's webhooks. The money rules are `cms_domain::money` and
+//! charges made while they are away, the family's billing overview, a
+//! tutor's Stripe Connect account for their payouts, and Stripe's
+//! webhooks. The money rules are `cms_domain::money` and
 //! `cms_domain::ledger`; the rows `cms_store::billing` and
 //! `cms_store::ledger`; Stripe is reached through [`stripe::StripeApi`].
 //!
@@ -123,6 +124,74 @@ pub async fn setup(deps: &Billing, user: &Caller) -> Result<SetupAnswer, Billing
     })
 }
 
+/// `POST /api/v1/tutor/payouts/onboard`: a link to Stripe's onboarding.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OnboardAnswer {
+    /// Stripe's hosted onboarding; it expires within minutes.
+    pub url: String,
+}
+
+/// `GET /api/v1/tutor/payouts`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PayoutStatus {
+    /// Whether this server pays anyone at all.
+    pub enabled: bool,
+    /// A connected account has been made.
+    pub onboarding_started: bool,
+    /// Stripe has the tutor's details.
+    pub details_submitted: bool,
+    /// Stripe will pay out to the tutor's bank; until then their earnings
+    /// wait in the ledger.
+    pub payouts_enabled: bool,
+}
+
+fn tutor_only(user: &Caller) -> Result<(), BillingError> {
+    if user.role == Role::Tutor {
+        Ok(())
+    } else {
+        Err(BillingError::Forbidden(
+            "only a tutor has a payout account".into(),
+        ))
+    }
+}
+
+/// Makes (once) the tutor's Express account and a fresh onboarding link.
+pub async fn onboard(
+    deps: &Billing,
+    user: &Caller,
+    refresh_url: &str,
+    return_url: &str,
+) -> Result<OnboardAnswer, BillingError> {
+    tutor_only(user)?;
+    let stripe = deps.stripe()?;
+    let account = match deps.store.payout_account(&user.user_id).await? {
+        Some(a) => a.stripe_account,
+        None => {
+            let me = deps.store.user(&user.user_id).await?;
+            let made = stripe.create_account(&user.user_id, &me.email).await?;
+            deps.store
+                .save_payout_account(&user.user_id, &made, deps.clock.now())
+                .await?
+        }
+    };
+    let url = stripe
+        .onboarding_link(&account, refresh_url, return_url, &cms_store::new_key())
+        .await?;
+    Ok(OnboardAnswer { url })
+}
+
+/// Where the tutor's payouts stand.
+pub async fn payouts(deps: &Billing, user: &Caller) -> Result<PayoutStatus, BillingError> {
+    tutor_only(user)?;
+    let account = deps.store.payout_account(&user.user_id).await?;
+    Ok(PayoutStatus {
+        enabled: deps.stripe.is_some(),
+        onboarding_started: account.is_some(),
+        details_submitted: account.as_ref().is_some_and(|a| a.details_submitted),
+        payouts_enabled: account.as_ref().is_some_and(|a| a.payouts_enabled),
+    })
+}
+
 /// The family's card and balance.
 pub async fn overview(deps: &Billing, user: &Caller) -> Result<Overview, BillingError> {
     let family = family_of(user)?;
@@ -217,6 +286,7 @@ pub async fn webhook(
     };
     let outcome = match webhook::Kind::of(&event.kind) {
         webhook::Kind::SetupIntentSucceeded => card_saved(deps, &event, &seen).await,
+        webhook::Kind::AccountUpdated => account_updated(deps, &event, &seen).await,
         webhook::Kind::Other => deps
             .store
             .record_event(&seen, now)
@@ -233,6 +303,29 @@ pub async fn webhook(
         }
         other => other,
     }
+}
+
+/// `account.updated`: whether the tutor's account may be paid out to.
+async fn account_updated(
+    deps: &Billing,
+    event: &Event,
+    seen: &EventSeen,
+) -> Result<Handled, WebhookRefused> {
+    let object = &event.data.object;
+    let Some(account) = object["id"].as_str() else {
+        return Err(WebhookRefused::Bad("the account has no id".into()));
+    };
+    let enabled = object["payouts_enabled"].as_bool().unwrap_or(false);
+    let submitted = object["details_submitted"].as_bool().unwrap_or(false);
+    let applied = deps
+        .store
+        .set_payout_status(account, enabled, submitted, seen, deps.clock.now())
+        .await?;
+    Ok(match applied {
+        None => Handled::Ignored,
+        Some(true) => Handled::Applied,
+        Some(false) => Handled::Superseded,
+    })
 }
 
 /// `setup_intent.succeeded`: the card the parent confirmed becomes the

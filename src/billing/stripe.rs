@@ -11,6 +11,10 @@ use std::time::Duration;
 
 use cms_store::billing::Card;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_connect::account::{
+    CreateAccount, CreateAccountCapabilities, CreateAccountCapabilitiesTransfers, CreateAccountType,
+};
+use stripe_connect::account_link::{CreateAccountLink, CreateAccountLinkType};
 use stripe_core::SetupIntentAllowedPaymentMethodTypes;
 use stripe_core::customer::CreateCustomer;
 use stripe_core::setup_intent::{CreateSetupIntent, CreateSetupIntentUsage};
@@ -132,6 +136,52 @@ impl StripeApi {
             id: intent.id.to_string(),
             client_secret,
         })
+    }
+
+    /// The tutor's Express connected account, made once (key
+    /// `account:<tutor>`): transfers requested, so their weekly earnings
+    /// can be sent to it.
+    pub async fn create_account(
+        &self,
+        tutor_id: &str,
+        email: &str,
+    ) -> Result<String, StripeFailure> {
+        let metadata = HashMap::from([("tutor_id".to_owned(), tutor_id.to_owned())]);
+        let mut capabilities = CreateAccountCapabilities::new();
+        capabilities.transfers = Some(CreateAccountCapabilitiesTransfers {
+            requested: Some(true),
+        });
+        let account = CreateAccount::new()
+            .type_(CreateAccountType::Express)
+            .country("GB")
+            .email(email)
+            .capabilities(capabilities)
+            .metadata(metadata)
+            .customize()
+            .request_strategy(key(&format!("account:{tutor_id}")))
+            .send(&self.client)
+            .await?;
+        Ok(account.id.to_string())
+    }
+
+    /// A one-time onboarding link for the account: where the tutor gives
+    /// Stripe their details and bank account. Links expire within minutes,
+    /// so each request makes a new one (`attempt`).
+    pub async fn onboarding_link(
+        &self,
+        account: &str,
+        refresh_url: &str,
+        return_url: &str,
+        attempt: &str,
+    ) -> Result<String, StripeFailure> {
+        let link = CreateAccountLink::new(account, CreateAccountLinkType::AccountOnboarding)
+            .refresh_url(refresh_url)
+            .return_url(return_url)
+            .customize()
+            .request_strategy(key(&format!("account_link:{account}:{attempt}")))
+            .send(&self.client)
+            .await?;
+        Ok(link.url)
     }
 
     /// A saved card's brand, last four digits and expiry.

@@ -30,6 +30,8 @@ pub enum WebhookError {
 pub enum Kind {
     /// A card was confirmed for off-session charges.
     SetupIntentSucceeded,
+    /// A connected account changed: whether payouts are enabled.
+    AccountUpdated,
     Other,
 }
 
@@ -37,6 +39,7 @@ impl Kind {
     pub fn of(kind: &str) -> Self {
         match kind {
             "setup_intent.succeeded" => Self::SetupIntentSucceeded,
+            "account.updated" => Self::AccountUpdated,
             _ => Self::Other,
         }
     }

@@ -1,5 +1,6 @@
 //! Billing's Stripe side (docs/billing.md): each family's Stripe Customer
-//! and card on file, and the Stripe events already processed. An event is
+//! and card on file, each tutor's connected account, and the Stripe events
+//! already processed. An event is
 //! recorded in the same transaction as the change it makes, so a replayed
 //! or doubly delivered event is refused as a duplicate and changes
 //! nothing; an event older than the one that set the card never replaces
@@ -43,6 +44,15 @@ pub struct Customer {
     pub stripe_customer: String,
     #[serde(default)]
     pub card: Option<Card>,
+}
+
+/// A tutor's connected account as the server knows it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PayoutAccount {
+    /// `acct_…`.
+    pub stripe_account: String,
+    pub payouts_enabled: bool,
+    pub details_submitted: bool,
 }
 
 /// A Stripe event being processed.
@@ -160,6 +170,76 @@ impl Store {
             .await?
             .as_bool()
             .unwrap_or(false))
+    }
+
+    /// The tutor's connected account, if one was made.
+    pub async fn payout_account(&self, tutor: &str) -> Result<Option<PayoutAccount>, StoreError> {
+        let sql = "SELECT stripe_account, payouts_enabled, details_submitted
+                   FROM type::record('payout_account', $tutor)";
+        match self.row(sql, json!({ "tutor": tutor }), 0).await {
+            Ok(a) => Ok(Some(a)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records the tutor's connected account; the first recorded stays.
+    /// Answers the one kept.
+    pub async fn save_payout_account(
+        &self,
+        tutor: &str,
+        stripe_account: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let sql = "BEGIN TRANSACTION;
+             LET $a = type::record('payout_account', $tutor);
+             IF !record::exists($a) {
+                 CREATE $a CONTENT {
+                     tutor: type::record('user', $tutor), stripe_account: $account,
+                     created_at: <datetime>$now, updated_at: <datetime>$now
+                 } RETURN NONE;
+             };
+             RETURN (SELECT VALUE stripe_account FROM ONLY $a);
+             COMMIT TRANSACTION;";
+        let vars = json!({ "tutor": tutor, "account": stripe_account, "now": ts(now) });
+        match self.value(sql, vars, 3).await? {
+            serde_json::Value::String(s) => Ok(s),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    /// Applies an `account.updated` event to the tutor whose account it
+    /// is, recording the event with it. `Ok(None)`: not an account of ours
+    /// (the event is recorded); `Ok(Some(false))`: a newer event was
+    /// applied already; `Duplicate`: this event was processed.
+    pub async fn set_payout_status(
+        &self,
+        stripe_account: &str,
+        payouts_enabled: bool,
+        details_submitted: bool,
+        event: &EventSeen,
+        now: DateTime<Utc>,
+    ) -> Result<Option<bool>, StoreError> {
+        let sql = "BEGIN TRANSACTION;
+             CREATE type::record('stripe_event', $event.id) CONTENT {
+                 kind: $event.kind, created: <datetime>$event.created, received_at: <datetime>$now
+             } RETURN NONE;
+             LET $a = (SELECT VALUE id FROM payout_account WHERE stripe_account = $account LIMIT 1)[0];
+             LET $last = IF $a THEN (SELECT VALUE status_event_at FROM ONLY $a) ELSE NONE END;
+             LET $newer = $a != NONE AND ($last = NONE OR $last <= <datetime>$event.created);
+             IF $newer {
+                 UPDATE $a SET payouts_enabled = $enabled, details_submitted = $submitted,
+                     status_event_at = <datetime>$event.created, updated_at = <datetime>$now
+                     RETURN NONE;
+             };
+             RETURN IF $a = NONE THEN NONE ELSE $newer END;
+             COMMIT TRANSACTION;";
+        let vars = json!({
+            "account": stripe_account, "enabled": payouts_enabled, "submitted": details_submitted,
+            "now": ts(now),
+            "event": { "id": event.id, "kind": event.kind, "created": ts(event.created) },
+        });
+        Ok(self.value(sql, vars, 6).await?.as_bool())
     }
 
     /// Records an event that changes nothing here (a kind not handled):

@@ -61,6 +61,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0012_billing.surql",
         sql: include_str!("../../migrations/0012_billing.surql"),
     },
+    Migration {
+        name: "0013_payout_accounts.surql",
+        sql: include_str!("../../migrations/0013_payout_accounts.surql"),
+    },
 ];
 
 impl Store {

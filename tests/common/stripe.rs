@@ -73,6 +73,8 @@ impl FakeStripe {
                 .route("/v1/customers", web::post().to(create_customer))
                 .route("/v1/setup_intents", web::post().to(create_setup_intent))
                 .route("/v1/payment_methods/{id}", web::get().to(payment_method))
+                .route("/v1/accounts", web::post().to(create_account))
+                .route("/v1/account_links", web::post().to(create_account_link))
                 .default_service(web::to(unknown))
         })
         .workers(1)
@@ -292,6 +294,71 @@ async fn payment_method(
         },
         "created": 1_773_100_000, "customer": null, "livemode": false, "metadata": {}, "type": "card"
     }))
+}
+
+/// An Express account as Stripe answers its creation: nothing submitted,
+/// no payouts yet.
+pub fn account(
+    id: &str,
+    email: Option<&str>,
+    payouts_enabled: bool,
+    details_submitted: bool,
+) -> Value {
+    json!({
+        "id": id, "object": "account",
+        "business_profile": { "mcc": null, "name": null, "product_description": null, "support_address": null, "support_email": null, "support_phone": null, "support_url": null, "url": null },
+        "business_type": null,
+        "capabilities": { "transfers": if payouts_enabled { "active" } else { "inactive" } },
+        "charges_enabled": false, "country": "GB", "created": 1_773_100_000,
+        "default_currency": "gbp", "details_submitted": details_submitted, "email": email,
+        "external_accounts": { "object": "list", "data": [], "has_more": false, "url": format!("/v1/accounts/{id}/external_accounts") },
+        "future_requirements": { "alternatives": [], "current_deadline": null, "currently_due": [], "disabled_reason": null, "errors": [], "eventually_due": [], "past_due": [], "pending_verification": [] },
+        "metadata": {}, "payouts_enabled": payouts_enabled,
+        "requirements": { "alternatives": [], "current_deadline": null, "currently_due": ["external_account"], "disabled_reason": "requirements.past_due", "errors": [], "eventually_due": ["external_account"], "past_due": ["external_account"], "pending_verification": [] },
+        "settings": null, "tos_acceptance": { "date": null, "ip": null, "user_agent": null }, "type": "express"
+    })
+}
+
+async fn create_account(
+    state: web::Data<Shared>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let r = record(&state, &req, &body);
+    if !authorized(&r) {
+        return error(401, "api_key_invalid", "Invalid API Key provided");
+    }
+    let email = r.field("email").map(str::to_owned);
+    idempotent(&state, &r, |s| {
+        s.next += 1;
+        account(
+            &format!("acct_standin{}", s.next),
+            email.as_deref(),
+            false,
+            false,
+        )
+    })
+}
+
+async fn create_account_link(
+    state: web::Data<Shared>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let r = record(&state, &req, &body);
+    if !authorized(&r) {
+        return error(401, "api_key_invalid", "Invalid API Key provided");
+    }
+    let Some(account) = r.field("account").map(str::to_owned) else {
+        return error(400, "parameter_missing", "Missing required param: account.");
+    };
+    idempotent(&state, &r, |s| {
+        s.next += 1;
+        json!({
+            "object": "account_link", "created": 1_773_100_000, "expires_at": 1_773_100_300,
+            "url": format!("https://connect.stripe.com/setup/e/{account}/standin{}", s.next)
+        })
+    })
 }
 
 async fn unknown(state: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {

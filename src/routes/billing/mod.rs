@@ -3,10 +3,14 @@
 //! `crate::billing`; these handlers only translate.
 
 pub mod card;
+pub mod payouts;
 pub mod webhook;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(card::setup).service(card::overview);
+    cfg.service(card::setup)
+        .service(card::overview)
+        .service(payouts::onboard)
+        .service(payouts::status);
 }
