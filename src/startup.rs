@@ -38,6 +38,8 @@ pub enum StartupError {
     Uploads(#[from] crate::files::UploadSetupError),
     #[error("Stripe is misconfigured")]
     Stripe(#[source] crate::billing::stripe::StripeFailure),
+    #[error("billing is misconfigured: {0}")]
+    Billing(String),
     #[error("could not write the OpenAPI document")]
     Document(#[source] serde_json::Error),
     #[error("could not listen on {addr}")]
@@ -141,6 +143,16 @@ impl Application {
             stripe_config: config.stripe.clone(),
             config: config.billing.clone(),
         };
+        let charging = match &billing.stripe {
+            None => None,
+            Some(_) => {
+                let rules = crate::billing::charge::ChargeRules::from_config(&config.billing)
+                    .map_err(StartupError::Billing)?;
+                let charger = crate::billing::charge::ChargerHandle::default();
+                crate::billing::charge::Charger::start(billing.clone(), charger.clone());
+                Some(crate::billing::charge::Charging { rules, charger })
+            }
+        };
         let homework = crate::homework::Homework {
             store: store.clone(),
             uploads: documents.uploads.clone(),
@@ -157,6 +169,7 @@ impl Application {
             reminders: config.reminders.clone(),
             bookings_per_family_per_day: config.limits.bookings_per_family_per_day,
             timing: config.lessons.timing(),
+            charging,
         };
         let lesson_room = Arc::new(crate::lesson_port::LessonRoom {
             lessons: lessons.clone(),

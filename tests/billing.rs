@@ -8,7 +8,7 @@
 
 use crate::common;
 
-use common::sched::school;
+use common::sched::{book_ok, booking, school};
 use common::stripe::{self, FakeStripe};
 use common::{TestApp, User, spawn_app_at_with, test_config};
 use serde_json::{Value, json};
@@ -72,7 +72,10 @@ async fn a_parent_saves_a_card_once_and_it_shows_on_file() {
 
     let (status, overview) = app.get("/api/v1/billing", Some(&s.parent.token)).await;
     assert_eq!(status, 200, "{overview}");
-    assert_eq!(overview, json!({ "enabled": true, "balance_pence": 0 }));
+    assert_eq!(
+        overview,
+        json!({ "enabled": true, "balance_pence": 0, "charges": [] })
+    );
 
     let (status, setup) = app
         .post("/api/v1/billing/setup", Some(&s.parent.token), json!({}))
@@ -353,5 +356,246 @@ async fn a_tutor_is_onboarded_once_and_payouts_follow_stripe() {
     );
     let (status, answer) = webhook(&app, &stranger, Some(&stripe::signature(&stranger, t))).await;
     assert_eq!((status, &answer["handled"]), (200, &json!("ignored")));
+    assert_ledger_sound(&app).await;
+}
+
+/// The family's charges once the charger has reached `status`.
+async fn charges_once(app: &TestApp, parent: &User, status: &str) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + common::WAIT;
+    loop {
+        let (_, overview) = app.get("/api/v1/billing", Some(&parent.token)).await;
+        let charges = overview["charges"].as_array().cloned().unwrap_or_default();
+        if !charges.is_empty() && charges.iter().all(|c| c["status"] == status) {
+            return charges;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "charges never {status}: {overview}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The family's receivable, the tutor's payable, the platform's revenue
+/// and Stripe clearing.
+async fn ledger(app: &TestApp, family: &str, tutor: &str) -> [i64; 4] {
+    [
+        balance(app, &format!("family_receivable:{family}")).await,
+        balance(app, &format!("tutor_payable:{tutor}")).await,
+        balance(app, "platform_revenue").await,
+        balance(app, "stripe_clearing").await,
+    ]
+}
+
+async fn balance(app: &TestApp, account: &str) -> i64 {
+    let account = cms_domain::ledger::Account::parse(account).unwrap();
+    app.store.as_ref().unwrap().balance(&account).await.unwrap()
+}
+
+/// A completed group lesson with two siblings: one charge for the family,
+/// the younger child 10 % off, sent once with its key; the ledger splits
+/// it 80/20 and balances; a crash and retry of the same attempt charges
+/// nothing more.
+#[actix_web::test]
+async fn a_completed_lesson_is_charged_once_with_the_split() {
+    let fake = FakeStripe::start().await;
+    let (app, clock) = billing_app(&fake).await;
+    let s = school(&app, 2).await;
+    let family = s.parent.family_id.clone().unwrap();
+    let kids = [s.kids[0].as_str(), s.kids[1].as_str()];
+    let lesson = book_ok(
+        &app,
+        &s.parent,
+        booking(&s.tutor, &kids, "2027-03-10T16:00"),
+    )
+    .await;
+    let lesson_id = lesson["id"].as_str().unwrap().to_owned();
+    // The card on file.
+    let (status, _) = app
+        .post("/api/v1/billing/setup", Some(&s.parent.token), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    fake.add_card("pm_visa", "visa", "4242", 12, 2030);
+    let saved = card_event("evt_card", "cus_standin1", "pm_visa", now_secs());
+    let (status, _) = webhook(&app, &saved, Some(&stripe::signature(&saved, now_secs()))).await;
+    assert_eq!(status, 200);
+
+    clock.set("2027-03-10T16:00:00Z".parse().unwrap());
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/lessons/{lesson_id}/start"),
+            Some(&s.tutor.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        fake.requests_to("POST", "/v1/payment_intents").is_empty(),
+        "nothing before the end"
+    );
+    let attendance = json!({ "notes": "", "attendance": [
+        { "student_id": kids[0], "status": "present" },
+        { "student_id": kids[1], "status": "absent" },
+    ] });
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/lessons/{lesson_id}/end"),
+            Some(&s.tutor.token),
+            attendance,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let charges = charges_once(&app, &s.parent, "succeeded").await;
+    assert_eq!(charges.len(), 1, "one charge for the family: {charges:?}");
+    let c = &charges[0];
+    // Group seats at £25: the elder full, the younger 10 % off (absent
+    // without notice is charged); 20 % of 4,750 to the platform.
+    assert_eq!(
+        (
+            &c["amount"],
+            &c["discount"],
+            &c["fee"],
+            &c["net"],
+            &c["purpose"]
+        ),
+        (
+            &json!(4750),
+            &json!(250),
+            &json!(950),
+            &json!(3800),
+            &json!("lesson")
+        )
+    );
+    let sent = fake.requests_to("POST", "/v1/payment_intents");
+    assert_eq!(sent.len(), 1);
+    let p = &sent[0];
+    assert_eq!(
+        p.idempotency_key.as_deref(),
+        Some(format!("charge:{lesson_id}:{family}:lesson:1").as_str())
+    );
+    for (field, value) in [
+        ("amount", "4750"),
+        ("currency", "gbp"),
+        ("customer", "cus_standin1"),
+        ("payment_method", "pm_visa"),
+        ("off_session", "true"),
+        ("confirm", "true"),
+    ] {
+        assert_eq!(p.field(field), Some(value), "{field}");
+    }
+    assert_eq!(p.field("metadata[lesson_id]"), Some(lesson_id.as_str()));
+    assert_eq!(p.stripe_account, None, "charged on the platform's account");
+
+    assert_eq!(
+        ledger(&app, &family, &s.tutor.id).await,
+        [0, -3800, -950, 4750],
+        "owed, then paid"
+    );
+    assert_ledger_sound(&app).await;
+
+    // Stripe's webhook for the same payment: nothing moves again.
+    let pi = c["payment_intent"].as_str().unwrap();
+    let paid = stripe::event(
+        "evt_paid",
+        "payment_intent.succeeded",
+        now_secs(),
+        stripe::payment_intent(pi, 4750, Some("cus_standin1"), "succeeded"),
+    );
+    let t = cms_actors::Clock::now(clock.as_ref()).timestamp();
+    let (status, _) = webhook(&app, &paid, Some(&stripe::signature(&paid, t))).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        ledger(&app, &family, &s.tutor.id).await,
+        [0, -3800, -950, 4750]
+    );
+
+    // The charge is made but its answer is lost (a timeout, a crash
+    // before it was recorded), for another family's lesson: the charger
+    // sends it again at its retry time with the same key, Stripe answers
+    // with the PaymentIntent it made, and nothing is charged twice.
+    let other = app.register("parent", "Olive Other").await;
+    let otto = common::sched::student(&app, &other, "Otto").await;
+    let (status, _) = app
+        .post("/api/v1/billing/setup", Some(&other.token), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let customer = fake
+        .requests_to("POST", "/v1/setup_intents")
+        .last()
+        .unwrap()
+        .field("customer")
+        .unwrap()
+        .to_owned();
+    fake.add_card("pm_other", "visa", "0005", 1, 2031);
+    let t = cms_actors::Clock::now(clock.as_ref()).timestamp();
+    let saved = card_event("evt_card2", &customer, "pm_other", t);
+    let (status, answer) = webhook(&app, &saved, Some(&stripe::signature(&saved, t))).await;
+    assert_eq!(
+        (status, &answer["handled"]),
+        (200, &json!("applied")),
+        "{answer}"
+    );
+    let next = book_ok(
+        &app,
+        &other,
+        booking(&s.tutor, &[otto.as_str()], "2027-03-12T16:00"),
+    )
+    .await;
+    let next_id = next["id"].as_str().unwrap().to_owned();
+    clock.set("2027-03-12T16:00:00Z".parse().unwrap());
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/lessons/{next_id}/start"),
+            Some(&s.tutor.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    fake.lose_next_charge_answers(1);
+    let marks = json!({ "notes": "", "attendance": [{ "student_id": otto, "status": "present" }] });
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/lessons/{next_id}/end"),
+            Some(&s.tutor.token),
+            marks,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let deadline = std::time::Instant::now() + common::WAIT;
+    let first_try = loop {
+        let sent = fake.requests_to("POST", "/v1/payment_intents");
+        if sent.len() == 2 {
+            break sent[1].clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the charge was never sent"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let (_, overview) = app.get("/api/v1/billing", Some(&other.token)).await;
+    assert_eq!(
+        overview["charges"][0]["status"], "pending",
+        "the answer was lost"
+    );
+    // Its retry time, ten minutes on, comes.
+    clock.advance(chrono::Duration::minutes(11));
+    let settled = charges_once(&app, &other, "succeeded").await;
+    let sent = fake.requests_to("POST", "/v1/payment_intents");
+    assert_eq!(sent.len(), 3, "sent again after the lost answer");
+    assert_eq!(
+        sent[2].idempotency_key, first_try.idempotency_key,
+        "with the same key"
+    );
+    assert_eq!(
+        settled[0]["amount"], 4000,
+        "one-to-one, the only child that week"
+    );
+    let other_family = other.family_id.clone().unwrap();
+    assert_eq!(
+        ledger(&app, &other_family, &s.tutor.id).await,
+        [0, -3800 - 3200, -950 - 800, 4750 + 4000]
+    );
     assert_ledger_sound(&app).await;
 }

@@ -15,7 +15,8 @@
 //!   [`documents`]: a tutor's DBS and qualifications, and when a DBS
 //!   lets them take bookings; [`homework`]: hand-ins and the progress
 //!   figures read from them.
-//! - [`ledger`]: the double-entry ledger's accounts, entries and checks;
+//! - [`charge`]: what a family is charged for a lesson, and its entry;
+//!   [`ledger`]: the double-entry ledger's accounts, entries and checks;
 //!   [`money`]: the platform's share and the tutor's, the sibling
 //!   discount by UK week, and how they round, in integer pence.
 //! - [`rating`]: a lesson's stars and comment, a tutor's average.
@@ -24,6 +25,7 @@
 //!   Schema's integers do.
 
 pub mod caller;
+pub mod charge;
 pub mod clock;
 pub mod documents;
 pub mod files;

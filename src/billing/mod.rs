@@ -9,6 +9,7 @@
 //! start, `GET /api/v1/billing` says `enabled: false`, setting up a card
 //! answers 503, and lessons work as before.
 
+pub mod charge;
 pub mod config;
 pub mod stripe;
 pub mod webhook;
@@ -80,7 +81,12 @@ pub struct Overview {
     pub card: Option<Card>,
     /// What the family owes now, in pence (negative: in credit).
     pub balance_pence: i64,
+    /// The family's recent charges, newest first.
+    pub charges: Vec<cms_store::charges::ChargeRow>,
 }
+
+/// Charges shown on the overview.
+const RECENT_CHARGES: u32 = 20;
 
 fn family_of(user: &Caller) -> Result<&str, BillingError> {
     if user.role != Role::Parent {
@@ -204,10 +210,12 @@ pub async fn overview(deps: &Billing, user: &Caller) -> Result<Overview, Billing
         .store
         .balance(&Account::FamilyReceivable(family.to_owned()))
         .await?;
+    let charges = deps.store.family_charges(family, RECENT_CHARGES).await?;
     Ok(Overview {
         enabled: deps.stripe.is_some(),
         card,
         balance_pence,
+        charges,
     })
 }
 
@@ -287,6 +295,9 @@ pub async fn webhook(
     let outcome = match webhook::Kind::of(&event.kind) {
         webhook::Kind::SetupIntentSucceeded => card_saved(deps, &event, &seen).await,
         webhook::Kind::AccountUpdated => account_updated(deps, &event, &seen).await,
+        webhook::Kind::PaymentSucceeded | webhook::Kind::PaymentFailed => {
+            payment(deps, &event, &seen).await
+        }
         webhook::Kind::Other => deps
             .store
             .record_event(&seen, now)
@@ -302,6 +313,49 @@ pub async fn webhook(
             Ok(Handled::Replayed)
         }
         other => other,
+    }
+}
+
+/// `payment_intent.succeeded` / `.payment_failed` for a charge: a success
+/// always wins (it is the money); a failure never undoes one. The event is
+/// recorded afterwards, so a replay is answered without work.
+async fn payment(
+    deps: &Billing,
+    event: &Event,
+    seen: &EventSeen,
+) -> Result<Handled, WebhookRefused> {
+    let now = deps.clock.now();
+    let Some(intent) = event.data.object["id"].as_str() else {
+        return Err(WebhookRefused::Bad("the PaymentIntent has no id".into()));
+    };
+    let c = match deps.store.charge_by_intent(intent).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => {
+            deps.store.record_event(seen, now).await?;
+            return Ok(Handled::Ignored);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let handled = if webhook::Kind::of(&event.kind) == webhook::Kind::PaymentSucceeded {
+        charge::succeeded(&deps.store, &c, now).await?;
+        Handled::Applied
+    } else if c.status == cms_domain::charge::ChargeStatus::Succeeded {
+        Handled::Superseded
+    } else {
+        let code = event.data.object["last_payment_error"]["code"]
+            .as_str()
+            .unwrap_or("payment_failed");
+        let status = if code == "authentication_required" {
+            cms_domain::charge::ChargeStatus::RequiresAction
+        } else {
+            cms_domain::charge::ChargeStatus::Failed
+        };
+        deps.store.charge_stopped(&c, status, code, now).await?;
+        Handled::Applied
+    };
+    match deps.store.record_event(seen, now).await {
+        Ok(()) | Err(StoreError::Duplicate(_)) => Ok(handled),
+        Err(e) => Err(e.into()),
     }
 }
 

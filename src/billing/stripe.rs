@@ -15,8 +15,10 @@ use stripe_connect::account::{
     CreateAccount, CreateAccountCapabilities, CreateAccountCapabilitiesTransfers, CreateAccountType,
 };
 use stripe_connect::account_link::{CreateAccountLink, CreateAccountLinkType};
+use stripe_core::PaymentIntentStatus;
 use stripe_core::SetupIntentAllowedPaymentMethodTypes;
 use stripe_core::customer::CreateCustomer;
+use stripe_core::payment_intent::{CreatePaymentIntent, CreatePaymentIntentOffSession};
 use stripe_core::setup_intent::{CreateSetupIntent, CreateSetupIntentUsage};
 use stripe_payment::payment_method::RetrievePaymentMethod;
 use thiserror::Error;
@@ -40,6 +42,11 @@ impl From<StripeError> for StripeFailure {
     fn from(e: StripeError) -> Self {
         tracing::warn!(error = %e, "Stripe call failed");
         match e {
+            // Stripe's own trouble, too many requests, or the same key in
+            // flight: the same request may go again later, same key.
+            StripeError::Stripe(_, status) if status >= 500 || status == 429 || status == 409 => {
+                Self::Unavailable
+            }
             StripeError::Stripe(err, status) => Self::Refused {
                 code: err.code.map(|c| c.to_string()),
                 status,
@@ -47,6 +54,36 @@ impl From<StripeError> for StripeFailure {
             _ => Self::Unavailable,
         }
     }
+}
+
+/// What one off-session charge asks Stripe for.
+#[derive(Debug, Clone)]
+pub struct ChargeRequest<'a> {
+    pub key: &'a str,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub customer: &'a str,
+    pub payment_method: &'a str,
+    pub lesson: &'a str,
+    pub family: &'a str,
+    pub description: &'a str,
+}
+
+/// Where a PaymentIntent stands after its confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntentStatus {
+    Succeeded,
+    /// Strong Customer Authentication: the parent must confirm.
+    RequiresAction,
+    /// The bank has not answered yet; a webhook will say.
+    Processing,
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct Charged {
+    pub payment_intent: String,
+    pub status: IntentStatus,
 }
 
 /// A SetupIntent for the app to confirm with Stripe.js.
@@ -182,6 +219,43 @@ impl StripeApi {
             .send(&self.client)
             .await?;
         Ok(link.url)
+    }
+
+    /// Charges the family's card while the parent is away: a
+    /// PaymentIntent confirmed at once, `off_session`. `key` is the
+    /// charge's and its attempt's, so a retry of one attempt after a crash
+    /// or a timeout gets Stripe's first answer, never a second charge.
+    pub async fn charge(&self, req: &ChargeRequest<'_>) -> Result<Charged, StripeFailure> {
+        let currency: stripe_types::Currency =
+            req.currency.parse().map_err(|_| StripeFailure::Refused {
+                code: Some("invalid_currency".into()),
+                status: 0,
+            })?;
+        let metadata = HashMap::from([
+            ("lesson_id".to_owned(), req.lesson.to_owned()),
+            ("family_id".to_owned(), req.family.to_owned()),
+        ]);
+        let intent = CreatePaymentIntent::new(req.amount, currency)
+            .customer(req.customer)
+            .payment_method(req.payment_method)
+            .off_session(CreatePaymentIntentOffSession::Bool(true))
+            .confirm(true)
+            .description(req.description)
+            .metadata(metadata)
+            .transfer_group(format!("lesson_{}", req.lesson))
+            .customize()
+            .request_strategy(key(req.key))
+            .send(&self.client)
+            .await?;
+        Ok(Charged {
+            payment_intent: intent.id.to_string(),
+            status: match intent.status {
+                PaymentIntentStatus::Succeeded => IntentStatus::Succeeded,
+                PaymentIntentStatus::RequiresAction => IntentStatus::RequiresAction,
+                PaymentIntentStatus::Processing => IntentStatus::Processing,
+                _ => IntentStatus::Failed,
+            },
+        })
     }
 
     /// A saved card's brand, last four digits and expiry.

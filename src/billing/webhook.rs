@@ -32,6 +32,11 @@ pub enum Kind {
     SetupIntentSucceeded,
     /// A connected account changed: whether payouts are enabled.
     AccountUpdated,
+    /// A charge's PaymentIntent went through.
+    PaymentSucceeded,
+    /// A charge's PaymentIntent failed (a decline, or the parent did not
+    /// authenticate).
+    PaymentFailed,
     Other,
 }
 
@@ -40,6 +45,8 @@ impl Kind {
         match kind {
             "setup_intent.succeeded" => Self::SetupIntentSucceeded,
             "account.updated" => Self::AccountUpdated,
+            "payment_intent.succeeded" => Self::PaymentSucceeded,
+            "payment_intent.payment_failed" => Self::PaymentFailed,
             _ => Self::Other,
         }
     }

@@ -22,6 +22,7 @@ use serde::Deserialize;
 
 use super::error::LessonError;
 use super::{Lessons, PLAN_ATTEMPTS, board, may_see, not_found, push};
+use crate::billing::charge;
 
 /// Longest lesson notes, in characters.
 pub const MAX_NOTES: usize = 4000;
@@ -202,7 +203,17 @@ pub async fn end(
         Some("") | None => None,
         Some(h) => Some(h.to_owned()),
     };
-    transition(deps, user, id, Change::Ended, |l| {
+    // The families' weeks (for the sibling discount) are read before the
+    // transaction; the charges are planned inside it from the lesson as it
+    // is then, and written with the completion.
+    let week = match &deps.charging {
+        Some(_) => match deps.store.lesson_state(id).await {
+            Ok(l) if may_see(user, &l) => Some(charge::week_of(&deps.store, &l).await?),
+            _ => None,
+        },
+        None => None,
+    };
+    let ended = transition(deps, user, id, Change::Ended, |l| {
         lifecycle::may_end(user, &l.tutor_id, l.status).map_err(refused)?;
         let mut t = Transition::new(
             &l.id,
@@ -215,9 +226,16 @@ pub async fn end(
         t.attendance = roster(l, &req.attendance)?;
         t.notes = Some(req.notes.clone());
         t.homework_hint = hint.clone();
+        if let (Some(charging), Some(week)) = (&deps.charging, &week) {
+            (t.charges, t.entries) = charge::plan(&charging.rules, week, l);
+        }
         Ok(t)
     })
-    .await
+    .await?;
+    if let Some(charging) = &deps.charging {
+        charging.charger.wake();
+    }
+    Ok(ended)
 }
 
 /// The attendance to store, in the lesson's seat order: every student of

@@ -49,6 +49,8 @@ pub struct Lessons {
     pub bookings_per_family_per_day: u32,
     /// When a lesson's room opens, and until when it may start (`lessons.*`).
     pub timing: cms_domain::lifecycle::Timing,
+    /// Charging completed lessons; `None` while billing is off.
+    pub charging: Option<crate::billing::charge::Charging>,
 }
 
 /// Times a plan is made again after the store refused it as stale or

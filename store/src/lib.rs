@@ -15,6 +15,7 @@
 pub mod billing;
 pub mod board;
 pub mod catalog;
+pub mod charges;
 pub mod chat;
 mod config;
 pub mod conversations;

@@ -65,6 +65,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0013_payout_accounts.surql",
         sql: include_str!("../../migrations/0013_payout_accounts.surql"),
     },
+    Migration {
+        name: "0014_charges.surql",
+        sql: include_str!("../../migrations/0014_charges.surql"),
+    },
 ];
 
 impl Store {

@@ -45,6 +45,12 @@ struct State {
     answered: HashMap<(String, String), Value>,
     /// Cards the stand-in knows, by payment method id.
     cards: HashMap<String, (String, String, i64, i64)>,
+    /// Error codes the next new PaymentIntents are refused with (a card
+    /// declined, authentication required), in order; then they succeed.
+    refuse_next: Vec<String>,
+    /// New PaymentIntents still to make but answer with a 500, as when
+    /// Stripe takes a charge and its answer never arrives.
+    lose_next_answers: usize,
     next: u64,
 }
 
@@ -74,6 +80,7 @@ impl FakeStripe {
                 .route("/v1/setup_intents", web::post().to(create_setup_intent))
                 .route("/v1/payment_methods/{id}", web::get().to(payment_method))
                 .route("/v1/accounts", web::post().to(create_account))
+                .route("/v1/payment_intents", web::post().to(create_payment_intent))
                 .route("/v1/account_links", web::post().to(create_account_link))
                 .default_service(web::to(unknown))
         })
@@ -99,6 +106,17 @@ impl FakeStripe {
             pm.to_owned(),
             (brand.to_owned(), last4.to_owned(), exp_month, exp_year),
         );
+    }
+
+    /// The next new PaymentIntents are refused with these codes, in order.
+    pub fn refuse_next_charges(&self, codes: &[&str]) {
+        lock(&self.state).refuse_next = codes.iter().map(|c| (*c).to_owned()).collect();
+    }
+
+    /// The next `n` new PaymentIntents are made (and kept under their
+    /// keys) but answered with a 500.
+    pub fn lose_next_charge_answers(&self, n: usize) {
+        lock(&self.state).lose_next_answers = n;
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -359,6 +377,79 @@ async fn create_account_link(
             "url": format!("https://connect.stripe.com/setup/e/{account}/standin{}", s.next)
         })
     })
+}
+
+/// A PaymentIntent as Stripe answers an off-session confirmation.
+pub fn payment_intent(id: &str, amount: i64, customer: Option<&str>, status: &str) -> Value {
+    json!({
+        "id": id, "object": "payment_intent", "amount": amount, "amount_capturable": 0,
+        "amount_details": { "tip": {} }, "amount_received": if status == "succeeded" { amount } else { 0 },
+        "application": null, "application_fee_amount": null, "automatic_payment_methods": null,
+        "canceled_at": null, "cancellation_reason": null, "capture_method": "automatic",
+        "client_secret": format!("{id}_secret_standin"), "confirmation_method": "automatic",
+        "created": 1_773_100_000, "currency": "gbp", "customer": customer, "description": null,
+        "last_payment_error": null, "latest_charge": format!("ch_{id}"), "livemode": false,
+        "metadata": {}, "next_action": null, "on_behalf_of": null, "payment_method": "pm_card",
+        "payment_method_configuration_details": null,
+        "payment_method_options": { "card": { "installments": null, "mandate_options": null, "network": null, "request_three_d_secure": "automatic" } },
+        "payment_method_types": ["card"], "processing": null, "receipt_email": null, "review": null,
+        "setup_future_usage": null, "shipping": null, "source": null,
+        "statement_descriptor": null, "statement_descriptor_suffix": null, "status": status,
+        "transfer_data": null, "transfer_group": null
+    })
+}
+
+async fn create_payment_intent(
+    state: web::Data<Shared>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let r = record(&state, &req, &body);
+    if !authorized(&r) {
+        return error(401, "api_key_invalid", "Invalid API Key provided");
+    }
+    let amount: i64 = r.field("amount").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let customer = r.field("customer").map(str::to_owned);
+    // A replayed key is answered as first, refusal or not.
+    let key = r.idempotency_key.clone().map(|k| (r.path.clone(), k));
+    let mut s = lock(&state);
+    if let Some(k) = &key
+        && let Some(first) = s.answered.get(k)
+    {
+        let first = first.clone();
+        return if first.get("error").is_some() {
+            HttpResponse::PaymentRequired().json(first)
+        } else {
+            HttpResponse::Ok()
+                .insert_header(("Idempotent-Replayed", "true"))
+                .json(first)
+        };
+    }
+    s.next += 1;
+    let id = format!("pi_standin{}", s.next);
+    let answer = if s.refuse_next.is_empty() {
+        payment_intent(&id, amount, customer.as_deref(), "succeeded")
+    } else {
+        let code = s.refuse_next.remove(0);
+        let mut pi = payment_intent(&id, amount, customer.as_deref(), "requires_payment_method");
+        pi["last_payment_error"] = json!({ "code": code, "type": "card_error" });
+        json!({ "error": {
+            "code": code, "message": "Your card was declined.", "type": "card_error",
+            "payment_intent": pi
+        } })
+    };
+    if let Some(k) = key {
+        s.answered.insert(k, answer.clone());
+    }
+    if s.lose_next_answers > 0 {
+        s.lose_next_answers -= 1;
+        return error(500, "api_error", "An unknown error occurred");
+    }
+    if answer.get("error").is_some() {
+        HttpResponse::PaymentRequired().json(answer)
+    } else {
+        HttpResponse::Ok().json(answer)
+    }
 }
 
 async fn unknown(state: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {

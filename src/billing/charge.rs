@@ -1,0 +1,334 @@
+//! Charging a completed lesson (docs/billing.md, "Charging"). The charges
+//! are planned before the completion's transaction and written inside it,
+//! with their `charge_requested` entries, so a lesson is completed and
+//! owed together or not at all. The [`Charger`] then sends each pending
+//! charge to Stripe: every attempt claims itself in the store first and
+//! carries the key `charge:<lesson>:<family>:<purpose>:<attempt>`, so a
+//! crash and retry of an attempt gets Stripe's first answer back and a
+//! family is never charged twice. Stripe's answer, or its webhook, moves
+//! the charge on; the money-moving step posts its entry in the same
+//! transaction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use cms_domain::charge::{self, ChargeStatus};
+use cms_domain::ledger::{Account, Entry, EntryKind};
+use cms_domain::money::{Bps, Seat, SiblingDiscount};
+use cms_store::charges::ChargeRow;
+use cms_store::ledger::KeyedEntry;
+use cms_store::lessons::LessonState;
+use cms_store::live::{ChargedSeat, NewCharge};
+use cms_store::{Store, StoreError};
+use tokio::sync::Notify;
+
+use super::Billing;
+use super::config::BillingConfig;
+use super::stripe::{ChargeRequest, IntentStatus, StripeFailure};
+
+/// Attempts at most for a charge Stripe declines; then it fails.
+const MAX_ATTEMPTS: u32 = 4;
+/// Charges sent per sweep.
+const BATCH: u32 = 50;
+/// How often pending charges are looked at when nothing wakes the charger.
+const SWEEP_EVERY_SECS: i64 = 60;
+
+/// The money rules from `[billing]`, checked once at start.
+#[derive(Debug, Clone)]
+pub struct ChargeRules {
+    pub fee: Bps,
+    pub discount: SiblingDiscount,
+    pub currency: String,
+}
+
+impl ChargeRules {
+    pub fn from_config(cfg: &BillingConfig) -> Result<Self, String> {
+        let fee =
+            Bps::new(cfg.platform_fee_bps).map_err(|e| format!("billing.platform_fee_bps: {e}"))?;
+        let tiers = cfg
+            .sibling_discount_bps
+            .iter()
+            .map(|b| Bps::new(*b))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("billing.sibling_discount_bps: {e}"))?;
+        let discount = SiblingDiscount::new(tiers)
+            .map_err(|e| format!("billing.sibling_discount_bps: {e}"))?;
+        Ok(Self {
+            fee,
+            discount,
+            currency: cfg.currency.to_ascii_lowercase(),
+        })
+    }
+}
+
+/// What the completion of a lesson needs to charge for it: the rules, and
+/// the charger to wake once it has committed.
+#[derive(Clone)]
+pub struct Charging {
+    pub rules: ChargeRules,
+    pub charger: ChargerHandle,
+}
+
+/// Each family's week around a lesson: its children in order and its
+/// seats that week. Read before the completion's transaction.
+pub struct Week {
+    seats: Vec<(String, Seat)>,
+}
+
+/// Reads each family's week of the lesson (Monday to Sunday, UK time).
+pub async fn week_of(store: &Store, l: &LessonState) -> Result<Week, StoreError> {
+    let tz = chrono_tz::Europe::London;
+    let monday = cms_domain::money::week_of(l.starts_at, tz);
+    let bound = |d: chrono::NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(tz).earliest())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let (Some(from), Some(to)) = (bound(monday), bound(monday + Duration::days(7))) else {
+        return Ok(Week { seats: Vec::new() });
+    };
+    let mut families: Vec<&str> = l.seats.iter().map(|s| s.family_id.as_str()).collect();
+    families.sort_unstable();
+    families.dedup();
+    let mut seats = Vec::new();
+    for family in families {
+        let children = store.family_children(family).await?;
+        let order: HashMap<&str, u32> = children
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
+        for lesson in store.family_week_lessons(family, from, to).await? {
+            for student in &lesson.students {
+                if let Some(&child_order) = order.get(student.as_str()) {
+                    seats.push((
+                        family.to_owned(),
+                        Seat {
+                            student: student.clone(),
+                            child_order,
+                            start: lesson.start,
+                            price: lesson.price,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    Ok(Week { seats })
+}
+
+/// The charges and entries completing `l` makes.
+pub fn plan(
+    rules: &ChargeRules,
+    week: &Week,
+    l: &LessonState,
+) -> (Vec<NewCharge>, Vec<KeyedEntry>) {
+    let lesson_seats: Vec<(String, Seat)> = week
+        .seats
+        .iter()
+        .filter(|(_, s)| s.start == l.starts_at && l.seats.iter().any(|x| x.id == s.student))
+        .cloned()
+        .collect();
+    let planned = charge::for_lesson(
+        &lesson_seats,
+        &week.seats,
+        &l.credit_student_ids,
+        &rules.discount,
+        rules.fee,
+        chrono_tz::Europe::London,
+    );
+    let mut charges = Vec::new();
+    let mut entries = Vec::new();
+    for p in planned {
+        if let Some(entry) = p.requested_entry(&l.tutor_id) {
+            entries.push(KeyedEntry {
+                key: format!("charge:{}:{}:{}:requested", l.id, p.family, p.purpose),
+                entry,
+                about: Some(format!("charge:{}:{}:{}", l.id, p.family, p.purpose)),
+            });
+        }
+        charges.push(NewCharge {
+            family: p.family.clone(),
+            tutor: l.tutor_id.clone(),
+            purpose: p.purpose,
+            amount: p.split.gross,
+            fee: p.split.fee,
+            net: p.split.net,
+            discount: p.discount,
+            currency: rules.currency.clone(),
+            seats: p
+                .seats
+                .iter()
+                .map(|(student, priced)| ChargedSeat {
+                    student: student.clone(),
+                    price: priced.price,
+                    discount: priced.discount,
+                    pay: priced.pay,
+                })
+                .collect(),
+        });
+    }
+    (charges, entries)
+}
+
+/// Wakes the charger: a completion has written charges.
+#[derive(Clone, Default)]
+pub struct ChargerHandle(Arc<Notify>);
+
+impl ChargerHandle {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Sends pending charges to Stripe, when woken and every minute on the
+/// injected clock.
+pub struct Charger;
+
+impl Charger {
+    pub fn start(deps: Billing, handle: ChargerHandle) {
+        tokio::spawn(async move {
+            loop {
+                process_due(&deps).await;
+                let next = deps.clock.now() + Duration::seconds(SWEEP_EVERY_SECS);
+                tokio::select! {
+                    () = handle.0.notified() => {}
+                    () = deps.clock.sleep_until(next) => {}
+                }
+            }
+        });
+    }
+}
+
+/// Sends every charge whose time has come; answers how many were sent.
+pub async fn process_due(deps: &Billing) -> usize {
+    let due = match deps.store.charges_due(deps.clock.now(), BATCH).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "charges could not be read");
+            return 0;
+        }
+    };
+    let n = due.len();
+    for c in due {
+        if let Err(e) = process_one(deps, &c).await {
+            tracing::warn!(charge = %c.key(), error = %e, "charge not sent; tried again later");
+        }
+    }
+    n
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::minutes(10 * (1i64 << attempt.min(6)))
+}
+
+/// One attempt at a charge.
+pub async fn process_one(deps: &Billing, c: &ChargeRow) -> Result<(), StoreError> {
+    let Some(stripe) = deps.stripe.as_ref() else {
+        return Ok(());
+    };
+    let now = deps.clock.now();
+    let card = deps
+        .store
+        .billing_customer(&c.family_id)
+        .await?
+        .and_then(|cust| cust.card.map(|card| (cust.stripe_customer, card)));
+    let Some((customer, card)) = card else {
+        // Nothing to charge: the parent must add a card first.
+        return deps
+            .store
+            .charge_stopped(c, ChargeStatus::RequiresAction, "no_card_on_file", now)
+            .await;
+    };
+    // Claimed before Stripe is called: a crash from here is retried at
+    // `retry_at` with this attempt's key.
+    let attempt = match deps
+        .store
+        .charge_attempt(c, now + backoff(c.attempts), now)
+        .await
+    {
+        Ok(a) => a,
+        // Another worker took this attempt.
+        Err(StoreError::Refused(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let key = format!("charge:{}:{attempt}", c.key());
+    let description = format!("Lesson {}", c.lesson_id);
+    let answer = stripe
+        .charge(&ChargeRequest {
+            key: &key,
+            amount: c.amount,
+            currency: &c.currency,
+            customer: &customer,
+            payment_method: &card.payment_method,
+            lesson: &c.lesson_id,
+            family: &c.family_id,
+            description: &description,
+        })
+        .await;
+    let now = deps.clock.now();
+    match answer {
+        Ok(charged) => {
+            deps.store
+                .charge_intent(c, &charged.payment_intent, now)
+                .await?;
+            match charged.status {
+                IntentStatus::Succeeded => succeeded(&deps.store, c, now).await,
+                IntentStatus::Processing => Ok(()),
+                IntentStatus::RequiresAction => {
+                    deps.store
+                        .charge_stopped(
+                            c,
+                            ChargeStatus::RequiresAction,
+                            "authentication_required",
+                            now,
+                        )
+                        .await
+                }
+                IntentStatus::Failed => {
+                    deps.store
+                        .charge_stopped(c, ChargeStatus::Failed, "payment_failed", now)
+                        .await
+                }
+            }
+        }
+        Err(StripeFailure::Refused { code, .. }) => {
+            let code = code.unwrap_or_else(|| "refused".into());
+            if code == "authentication_required" {
+                deps.store
+                    .charge_stopped(c, ChargeStatus::RequiresAction, &code, now)
+                    .await
+            } else if attempt >= MAX_ATTEMPTS {
+                deps.store
+                    .charge_stopped(c, ChargeStatus::Failed, &code, now)
+                    .await
+            } else {
+                // A new attempt, with a new key, at the retry time.
+                deps.store.charge_answered(c, now).await
+            }
+        }
+        // Stripe out of reach: the same attempt, same key, at retry time.
+        Err(StripeFailure::Unavailable) => Ok(()),
+    }
+}
+
+/// The charge went through: `charge_succeeded` posts clearing up,
+/// receivable down, once (its entry's key).
+pub async fn succeeded(store: &Store, c: &ChargeRow, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let Some(entry) = Entry::new(
+        EntryKind::ChargeSucceeded,
+        vec![
+            (Account::StripeClearing, c.amount),
+            (Account::FamilyReceivable(c.family_id.clone()), -c.amount),
+        ],
+    ) else {
+        return Ok(());
+    };
+    let keyed = KeyedEntry {
+        key: format!("charge:{}:succeeded", c.key()),
+        entry,
+        about: Some(format!("charge:{}", c.key())),
+    };
+    store.charge_succeeded(c, &keyed, now).await
+}
