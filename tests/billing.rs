@@ -599,3 +599,134 @@ async fn a_completed_lesson_is_charged_once_with_the_split() {
     );
     assert_ledger_sound(&app).await;
 }
+
+/// A declined card is tried again with backoff, each attempt with its own
+/// key, then the charge fails and the family still owes it; a bank asking
+/// for authentication leaves the charge waiting for the parent.
+#[actix_web::test]
+async fn declines_are_retried_then_fail_and_authentication_waits() {
+    let fake = FakeStripe::start().await;
+    let (app, clock) = billing_app(&fake).await;
+    let s = school(&app, 1).await;
+    let family = s.parent.family_id.clone().unwrap();
+    let kid = s.kids[0].as_str();
+    let lesson = book_ok(
+        &app,
+        &s.parent,
+        booking(&s.tutor, &[kid], "2027-03-10T16:00"),
+    )
+    .await;
+    let lesson_id = lesson["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .post("/api/v1/billing/setup", Some(&s.parent.token), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    fake.add_card("pm_visa", "visa", "4242", 12, 2030);
+    let saved = card_event("evt_card", "cus_standin1", "pm_visa", now_secs());
+    let (status, _) = webhook(&app, &saved, Some(&stripe::signature(&saved, now_secs()))).await;
+    assert_eq!(status, 200);
+
+    fake.refuse_next_charges(&["card_declined"; 4]);
+    clock.set("2027-03-10T16:00:00Z".parse().unwrap());
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/lessons/{lesson_id}/start"),
+            Some(&s.tutor.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let marks = json!({ "notes": "", "attendance": [{ "student_id": kid, "status": "present" }] });
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/lessons/{lesson_id}/end"),
+            Some(&s.tutor.token),
+            marks,
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Attempts at the end, then 10, 20 and 40 minutes after each.
+    for (n, wait_min) in [(1, 11), (2, 21), (3, 41), (4, 0)] {
+        let deadline = std::time::Instant::now() + common::WAIT;
+        while fake.requests_to("POST", "/v1/payment_intents").len() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "attempt {n} never came"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // Wait for its refusal to be recorded before the clock moves on.
+        let deadline = std::time::Instant::now() + common::WAIT;
+        loop {
+            let (_, o) = app.get("/api/v1/billing", Some(&s.parent.token)).await;
+            let c = &o["charges"][0];
+            if c["attempts"] == n && (c["status"] != "pending" || n < 4) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "attempt {n} never recorded: {o}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        clock.advance(chrono::Duration::minutes(wait_min));
+    }
+    let failed = charges_once(&app, &s.parent, "failed").await;
+    assert_eq!(failed[0]["attempts"], 4);
+    let keys: std::collections::BTreeSet<_> = fake
+        .requests_to("POST", "/v1/payment_intents")
+        .into_iter()
+        .map(|r| r.idempotency_key.unwrap())
+        .collect();
+    assert_eq!(
+        keys.len(),
+        4,
+        "a new key for each attempt after a refusal: {keys:?}"
+    );
+    assert_eq!(
+        ledger(&app, &family, &s.tutor.id).await,
+        [4000, -3200, -800, 0],
+        "owed and unpaid"
+    );
+
+    // Another lesson; the bank wants the parent to authenticate.
+    let second = book_ok(
+        &app,
+        &s.parent,
+        booking(&s.tutor, &[kid], "2027-03-11T16:00"),
+    )
+    .await;
+    let second_id = second["id"].as_str().unwrap().to_owned();
+    fake.refuse_next_charges(&["authentication_required"]);
+    clock.set("2027-03-11T16:00:00Z".parse().unwrap());
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/lessons/{second_id}/start"),
+            Some(&s.tutor.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let marks = json!({ "notes": "", "attendance": [{ "student_id": kid, "status": "present" }] });
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/lessons/{second_id}/end"),
+            Some(&s.tutor.token),
+            marks,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let deadline = std::time::Instant::now() + common::WAIT;
+    loop {
+        let (_, o) = app.get("/api/v1/billing", Some(&s.parent.token)).await;
+        if o["charges"][0]["status"] == "requires_action" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never requires_action: {o}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_ledger_sound(&app).await;
+}
