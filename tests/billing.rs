@@ -730,3 +730,113 @@ async fn declines_are_retried_then_fail_and_authentication_waits() {
     }
     assert_ledger_sound(&app).await;
 }
+
+/// A late cancellation is charged like a lesson; a tutor's no-show is
+/// never charged, and the makeup lesson its credit pays for is not either.
+#[actix_web::test]
+async fn late_cancellations_are_charged_and_no_shows_and_credits_are_not() {
+    let fake = FakeStripe::start().await;
+    let (app, clock) = billing_app(&fake).await;
+    let s = school(&app, 1).await;
+    let family = s.parent.family_id.clone().unwrap();
+    let kid = s.kids[0].as_str();
+    let (status, _) = app
+        .post("/api/v1/billing/setup", Some(&s.parent.token), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    fake.add_card("pm_visa", "visa", "4242", 12, 2030);
+    let saved = card_event("evt_card", "cus_standin1", "pm_visa", now_secs());
+    let (status, _) = webhook(&app, &saved, Some(&stripe::signature(&saved, now_secs()))).await;
+    assert_eq!(status, 200);
+
+    // Four hours' notice: late, charged.
+    let late = book_ok(
+        &app,
+        &s.parent,
+        booking(&s.tutor, &[kid], "2027-03-10T16:00"),
+    )
+    .await;
+    let late_id = late["id"].as_str().unwrap().to_owned();
+    let (status, cancelled) = app
+        .post(
+            &format!("/api/v1/lessons/{late_id}/cancel"),
+            Some(&s.parent.token),
+            json!({ "reason": "ill" }),
+        )
+        .await;
+    assert_eq!(
+        (status, &cancelled["chargeable"]),
+        (200, &json!(true)),
+        "{cancelled}"
+    );
+    let charged = charges_once(&app, &s.parent, "succeeded").await;
+    assert_eq!(charged.len(), 1);
+    assert_eq!(
+        (
+            &charged[0]["purpose"],
+            &charged[0]["amount"],
+            &charged[0]["lesson_id"]
+        ),
+        (&json!("late_cancellation"), &json!(4000), &json!(late_id))
+    );
+
+    // The tutor never starts the next lesson: no-show, a makeup credit.
+    let missed = book_ok(
+        &app,
+        &s.parent,
+        booking(&s.tutor, &[kid], "2027-03-11T16:00"),
+    )
+    .await;
+    let missed_id = missed["id"].as_str().unwrap().to_owned();
+    clock.set("2027-03-11T16:16:00Z".parse().unwrap());
+    let deadline = std::time::Instant::now() + common::WAIT;
+    loop {
+        let (_, l) = app
+            .get(
+                &format!("/api/v1/lessons/{missed_id}"),
+                Some(&s.parent.token),
+            )
+            .await;
+        if l["status"] == "tutor_no_show" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never a no-show: {l}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // The makeup, paid with that credit, held and completed.
+    let mut makeup = booking(&s.tutor, &[kid], "2027-03-13T10:00");
+    makeup["use_credit"] = json!(true);
+    let makeup = book_ok(&app, &s.parent, makeup).await;
+    let makeup_id = makeup["id"].as_str().unwrap().to_owned();
+    clock.set("2027-03-13T10:00:00Z".parse().unwrap());
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/lessons/{makeup_id}/start"),
+            Some(&s.tutor.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let marks = json!({ "notes": "", "attendance": [{ "student_id": kid, "status": "present" }] });
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/lessons/{makeup_id}/end"),
+            Some(&s.tutor.token),
+            marks,
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let (_, overview) = app.get("/api/v1/billing", Some(&s.parent.token)).await;
+    assert_eq!(
+        overview["charges"].as_array().unwrap().len(),
+        1,
+        "only the late cancellation: {overview}"
+    );
+    assert_eq!(fake.requests_to("POST", "/v1/payment_intents").len(), 1);
+    assert_eq!(
+        ledger(&app, &family, &s.tutor.id).await,
+        [0, -3200, -800, 4000]
+    );
+    assert_ledger_sound(&app).await;
+}

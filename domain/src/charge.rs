@@ -67,11 +67,13 @@ impl PlannedCharge {
     }
 }
 
-/// The charges for a held lesson: for each family, its seats in `lesson`
-/// not paid with a makeup credit, each priced with the sibling discount
-/// among `week` (the family's seats that week, this lesson's included),
-/// summed and split. A family with nothing to pay gets no charge.
+/// The charges for a held lesson (or for seats cancelled late): for each
+/// family, its seats in `lesson_seats` not paid with a makeup credit, each
+/// priced with the sibling discount among `week` (the family's seats that
+/// week, these included), summed and split. A family with nothing to pay
+/// gets no charge.
 pub fn for_lesson(
+    purpose: ChargePurpose,
     lesson_seats: &[(String, Seat)],
     week: &[(String, Seat)],
     paid_by_credit: &[String],
@@ -106,7 +108,7 @@ pub fn for_lesson(
         }
         out.push(PlannedCharge {
             family: family.to_owned(),
-            purpose: ChargePurpose::Lesson,
+            purpose,
             discount: seats.iter().map(|(_, p)| p.discount).sum(),
             seats,
             split: money::split(gross, fee),
@@ -139,6 +141,7 @@ mod tests {
             ("f2".to_owned(), zoe.clone()),
         ];
         let charges = for_lesson(
+            ChargePurpose::Lesson,
             &lesson,
             &lesson,
             &[],
@@ -171,6 +174,7 @@ mod tests {
         // A seat paid with a makeup credit is not charged; a family with
         // nothing left to pay gets no charge.
         let credited = for_lesson(
+            ChargePurpose::Lesson,
             &lesson,
             &lesson,
             &["ben".to_owned(), "zoe".to_owned()],

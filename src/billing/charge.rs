@@ -13,13 +13,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use cms_domain::charge::{self, ChargeStatus};
+use cms_domain::charge::{self, ChargePurpose, ChargeStatus};
 use cms_domain::ledger::{Account, Entry, EntryKind};
 use cms_domain::money::{Bps, Seat, SiblingDiscount};
-use cms_store::charges::ChargeRow;
+use cms_store::charges::{ChargeRow, ChargedSeat, NewCharge};
 use cms_store::ledger::KeyedEntry;
 use cms_store::lessons::LessonState;
-use cms_store::live::{ChargedSeat, NewCharge};
 use cms_store::{Store, StoreError};
 use tokio::sync::Notify;
 
@@ -118,19 +117,24 @@ pub async fn week_of(store: &Store, l: &LessonState) -> Result<Week, StoreError>
     Ok(Week { seats })
 }
 
-/// The charges and entries completing `l` makes.
+/// The charges and entries owed for `students`' seats in `l`: every seat
+/// when it is completed (`ChargePurpose::Lesson`), the leaving ones when
+/// they are cancelled late.
 pub fn plan(
     rules: &ChargeRules,
     week: &Week,
     l: &LessonState,
+    purpose: ChargePurpose,
+    students: &[String],
 ) -> (Vec<NewCharge>, Vec<KeyedEntry>) {
     let lesson_seats: Vec<(String, Seat)> = week
         .seats
         .iter()
-        .filter(|(_, s)| s.start == l.starts_at && l.seats.iter().any(|x| x.id == s.student))
+        .filter(|(_, s)| s.start == l.starts_at && students.contains(&s.student))
         .cloned()
         .collect();
     let planned = charge::for_lesson(
+        purpose,
         &lesson_seats,
         &week.seats,
         &l.credit_student_ids,
@@ -149,6 +153,7 @@ pub fn plan(
             });
         }
         charges.push(NewCharge {
+            lesson: l.id.clone(),
             family: p.family.clone(),
             tutor: l.tutor_id.clone(),
             purpose: p.purpose,

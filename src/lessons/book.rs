@@ -353,7 +353,7 @@ pub async fn book(
         jobs.push(notify::jobs::notice(Kind::Booked, &ids, &families, now));
         match deps
             .store
-            .apply_lessons(&[], Some(&new), credit_count, &jobs, now)
+            .apply_lessons(&[], Some(&new), credit_count, &jobs, (&[], &[]), now)
             .await
         {
             // A lesson landed in the way since we looked: look again.

@@ -10,6 +10,11 @@ use cms_domain::lesson::{CellOwner, LessonKind, LessonStatus};
 use cms_protocol::calendar::{Change, Occurrence};
 use serde::{Deserialize, Serialize};
 
+use crate::billing::charge;
+use cms_domain::charge::ChargePurpose;
+use cms_store::charges::NewCharge;
+use cms_store::ledger::KeyedEntry;
+
 use super::Lessons;
 use super::book::{MAX_GROUP, check_duration, planned_start, tutor_for_booking};
 use super::clash::{Planned, cells, clashes};
@@ -143,6 +148,8 @@ pub async fn cancel(
             }
         };
         let mut changes = Vec::new();
+        // Seats cancelled late are owed, when billing is on.
+        let mut owed: (Vec<NewCharge>, Vec<KeyedEntry>) = (Vec::new(), Vec::new());
         let mut credits_issued = 0;
         let mut chargeable = false;
         let mut whole = true;
@@ -211,6 +218,19 @@ pub async fn cancel(
                 .collect();
             credits_issued += c.credits.len();
             chargeable |= outcome.chargeable;
+            if let (true, Some(charging)) = (outcome.chargeable, &deps.charging) {
+                let week = charge::week_of(&deps.store, l).await?;
+                let leaving: Vec<String> = leaving.iter().map(|s| s.id.clone()).collect();
+                let (charges, entries) = charge::plan(
+                    &charging.rules,
+                    &week,
+                    l,
+                    ChargePurpose::LateCancellation,
+                    &leaving,
+                );
+                owed.0.extend(charges);
+                owed.1.extend(entries);
+            }
             changes.push(c);
         }
         let ids: Vec<String> = changes.iter().map(|c| c.id.clone()).collect();
@@ -219,7 +239,7 @@ pub async fn cancel(
         let jobs = [notify::jobs::notice(Kind::Cancelled, &ids, &told, now)];
         match deps
             .store
-            .apply_lessons(&changes, None, 0, &jobs, now)
+            .apply_lessons(&changes, None, 0, &jobs, (&owed.0, &owed.1), now)
             .await
         {
             Err(StoreError::Refused(Refusal::StaleVersion)) => continue,
@@ -227,6 +247,9 @@ pub async fn cancel(
             Ok(()) => {}
         }
         deps.notifier.wake();
+        if let (false, Some(charging)) = (owed.0.is_empty(), &deps.charging) {
+            charging.charger.wake();
+        }
         let occurrences = deps.store.occurrences(&ids).await?;
         let before: Vec<String> = lessons.iter().flat_map(LessonState::family_ids).collect();
         let change = if whole {
@@ -347,7 +370,7 @@ pub async fn reschedule(
         ));
         match deps
             .store
-            .apply_lessons(&[old], Some(&new), 0, &jobs, now)
+            .apply_lessons(&[old], Some(&new), 0, &jobs, (&[], &[]), now)
             .await
         {
             Err(StoreError::Refused(Refusal::StaleVersion)) => continue,
@@ -477,7 +500,11 @@ pub async fn add_students(
             &added,
             now,
         )];
-        match deps.store.apply_lessons(&[c], None, 0, &jobs, now).await {
+        match deps
+            .store
+            .apply_lessons(&[c], None, 0, &jobs, (&[], &[]), now)
+            .await
+        {
             Err(StoreError::Refused(Refusal::StaleVersion)) => continue,
             Err(StoreError::Duplicate(_)) => continue,
             Err(StoreError::Invalid(_)) => {

@@ -23,6 +23,7 @@ use serde::Deserialize;
 use super::error::LessonError;
 use super::{Lessons, PLAN_ATTEMPTS, board, may_see, not_found, push};
 use crate::billing::charge;
+use cms_domain::charge::ChargePurpose;
 
 /// Longest lesson notes, in characters.
 pub const MAX_NOTES: usize = 4000;
@@ -227,7 +228,9 @@ pub async fn end(
         t.notes = Some(req.notes.clone());
         t.homework_hint = hint.clone();
         if let (Some(charging), Some(week)) = (&deps.charging, &week) {
-            (t.charges, t.entries) = charge::plan(&charging.rules, week, l);
+            let everyone: Vec<String> = l.seats.iter().map(|s| s.id.clone()).collect();
+            (t.charges, t.entries) =
+                charge::plan(&charging.rules, week, l, ChargePurpose::Lesson, &everyone);
         }
         Ok(t)
     })

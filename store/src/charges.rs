@@ -13,6 +13,48 @@ use super::ledger::{KeyedEntry, POST_ENTRIES};
 use super::lessons::statuses;
 use super::{Store, StoreError, ts};
 
+/// Writes every charge in `$charges` ([`NewCharge`]s), pending and due at
+/// `$now`. Include it inside the transaction of the change that owes them
+/// (a completion, a late cancellation); bind `$charges` and `$now`.
+pub(crate) const CREATE_CHARGES: &str = "
+FOR $c IN $charges {
+    CREATE type::record('charge', [$c.lesson, $c.family, $c.purpose]) CONTENT {
+        lesson: type::record('lesson', $c.lesson), family: type::record('family', $c.family),
+        tutor: type::record('user', $c.tutor),
+        purpose: $c.purpose, amount: $c.amount, fee: $c.fee, net: $c.net, discount: $c.discount,
+        currency: $c.currency,
+        seats: array::map($c.seats, |$s| {
+            student: type::record('student', $s.student), price: $s.price,
+            discount: $s.discount, pay: $s.pay
+        }),
+        status: 'pending', attempts: 0, next_attempt_at: <datetime>$now,
+        created_at: <datetime>$now, updated_at: <datetime>$now
+    } RETURN NONE;
+};";
+
+/// A charge owed by a change: the family's seats in one lesson.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewCharge {
+    pub lesson: String,
+    pub family: String,
+    pub tutor: String,
+    pub purpose: ChargePurpose,
+    pub amount: i64,
+    pub fee: i64,
+    pub net: i64,
+    pub discount: i64,
+    pub currency: String,
+    pub seats: Vec<ChargedSeat>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChargedSeat {
+    pub student: String,
+    pub price: i64,
+    pub discount: i64,
+    pub pay: i64,
+}
+
 /// A lesson of the family's week, as the sibling discount reads it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct WeekLesson {

@@ -13,6 +13,8 @@ use cms_protocol::calendar::Occurrence;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::charges::{CREATE_CHARGES, NewCharge};
+use super::ledger::{KeyedEntry, POST_ENTRIES};
 use super::notify::NewJob;
 use super::{Store, StoreError, ts};
 
@@ -308,6 +310,8 @@ FOR $j IN $jobs {
         scheduled_at: <datetime>$j.due_at, status: 'pending', created_at: <datetime>$now
     } RETURN NONE;
 };
+{CREATE_CHARGES}
+{POST_ENTRIES}
 COMMIT TRANSACTION;";
 
 /// The spellings of the statuses `which` picks: the rules about statuses
@@ -341,19 +345,28 @@ impl Store {
     /// leaving `booked` withdraws its pending reminders in the same
     /// transaction. A held cell fails it with `Duplicate`; a stale plan
     /// with `Refused(Refusal::StaleVersion)`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn apply_lessons(
         &self,
         changes: &[LessonChange],
         new: Option<&NewLessons>,
         credit_count: usize,
         jobs: &[NewJob],
+        money: (&[NewCharge], &[KeyedEntry]),
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            APPLY
+                .replace("{CREATE_CHARGES}", CREATE_CHARGES)
+                .replace("{POST_ENTRIES}", POST_ENTRIES)
+        });
+        let (charges, entries) = money;
         let vars = json!({
             "changes": changes, "new": new, "credit_count": credit_count, "jobs": jobs,
+            "charges": charges, "entries": entries,
             "now": ts(now), "reminded": statuses(LessonStatus::gets_reminders),
         });
-        self.value(APPLY, vars, 0).await.map(|_| ())
+        self.value(&SQL, vars, 0).await.map(|_| ())
     }
 
     pub async fn occurrences(&self, ids: &[String]) -> Result<Vec<Occurrence>, StoreError> {
@@ -530,7 +543,9 @@ mod tests {
                 64 + (i % 4)..68 + (i % 4),
             );
             tasks.push(tokio::spawn(async move {
-                store.apply_lessons(&[], Some(&new), 0, &[], now).await
+                store
+                    .apply_lessons(&[], Some(&new), 0, &[], (&[], &[]), now)
+                    .await
             }));
         }
         let mut ok = 0;

@@ -13,8 +13,8 @@ use cms_domain::lifecycle::LessonEventKind;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use cms_domain::charge::ChargePurpose;
-
+use super::charges::CREATE_CHARGES;
+pub use super::charges::NewCharge;
 use super::ledger::{KeyedEntry, POST_ENTRIES};
 use super::lessons::{NewCredit, statuses};
 use super::notify::NewJob;
@@ -65,28 +65,6 @@ pub struct Transition {
     /// journal entries they make.
     pub charges: Vec<NewCharge>,
     pub entries: Vec<KeyedEntry>,
-}
-
-/// A charge made with a transition: the family's seats in the lesson.
-#[derive(Debug, Clone, Serialize)]
-pub struct NewCharge {
-    pub family: String,
-    pub tutor: String,
-    pub purpose: ChargePurpose,
-    pub amount: i64,
-    pub fee: i64,
-    pub net: i64,
-    pub discount: i64,
-    pub currency: String,
-    pub seats: Vec<ChargedSeat>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ChargedSeat {
-    pub student: String,
-    pub price: i64,
-    pub discount: i64,
-    pub pay: i64,
 }
 
 impl Transition {
@@ -187,19 +165,7 @@ FOR $j IN $t.jobs {
         scheduled_at: <datetime>$j.due_at, status: 'pending', created_at: <datetime>$now
     } RETURN NONE;
 };
-FOR $c IN $t.charges {
-    CREATE type::record('charge', [$t.lesson, $c.family, $c.purpose]) CONTENT {
-        lesson: $l, family: type::record('family', $c.family), tutor: type::record('user', $c.tutor),
-        purpose: $c.purpose, amount: $c.amount, fee: $c.fee, net: $c.net, discount: $c.discount,
-        currency: $c.currency,
-        seats: array::map($c.seats, |$s| {
-            student: type::record('student', $s.student), price: $s.price,
-            discount: $s.discount, pay: $s.pay
-        }),
-        status: 'pending', attempts: 0, next_attempt_at: <datetime>$now,
-        created_at: <datetime>$now, updated_at: <datetime>$now
-    } RETURN NONE;
-};
+{CREATE_CHARGES}
 CREATE type::record('lesson_event', $event) CONTENT {
     lesson: $l, at: <datetime>$now, by: $by, kind: $t.event, detail: $t.detail
 } RETURN NONE;
@@ -210,10 +176,14 @@ impl Store {
     /// Applies one lifecycle transition, all or nothing: a stale plan is
     /// `Refused(Refusal::StaleVersion)` and writes nothing.
     pub async fn transition(&self, t: &Transition, now: DateTime<Utc>) -> Result<(), StoreError> {
-        static SQL: std::sync::LazyLock<String> =
-            std::sync::LazyLock::new(|| TRANSITION_SQL.replace("{POST_ENTRIES}", POST_ENTRIES));
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            TRANSITION_SQL
+                .replace("{CREATE_CHARGES}", CREATE_CHARGES)
+                .replace("{POST_ENTRIES}", POST_ENTRIES)
+        });
         let vars = json!({
             "t": t, "now": ts(now), "event": new_key(), "entries": t.entries,
+            "charges": t.charges,
             "reminded": statuses(LessonStatus::gets_reminders),
             "holding": statuses(LessonStatus::holds_time),
         });
