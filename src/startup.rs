@@ -142,6 +142,8 @@ impl Application {
             stripe,
             stripe_config: config.stripe.clone(),
             config: config.billing.clone(),
+            broker: broker.clone(),
+            notifier: notify.clone(),
         };
         let charging = match &billing.stripe {
             None => None,

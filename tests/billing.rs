@@ -9,6 +9,7 @@
 use crate::common;
 
 use common::sched::{book_ok, booking, school};
+use common::smtp::SmtpSink;
 use common::stripe::{self, FakeStripe};
 use common::{TestApp, User, spawn_app_at_with, test_config};
 use serde_json::{Value, json};
@@ -25,6 +26,41 @@ async fn billing_app(fake: &FakeStripe) -> (TestApp, std::sync::Arc<cms_actors::
     let mut config = test_config();
     stripe::billing_on(&mut config, fake);
     spawn_app_at_with(config, NOW).await
+}
+
+/// A billing server whose email goes to a real SMTP server of the test's.
+async fn billing_app_with_mail(
+    fake: &FakeStripe,
+) -> (TestApp, std::sync::Arc<cms_actors::ManualClock>, SmtpSink) {
+    let sink = SmtpSink::start();
+    let mut config = test_config();
+    stripe::billing_on(&mut config, fake);
+    config.email.smtp_url = Some(sink.url());
+    let (app, clock) = spawn_app_at_with(config, NOW).await;
+    (app, clock, sink)
+}
+
+/// The user's in-app notifications of `kind` once there are `n`.
+async fn notices(app: &TestApp, who: &User, kind: &str, n: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + common::WAIT;
+    loop {
+        let (_, list) = app.get("/api/v1/notifications", Some(&who.token)).await;
+        let found: Vec<Value> = list
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| n["kind"] == kind)
+            .collect();
+        if found.len() >= n {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {kind} notice: {list}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// Posts a webhook as Stripe would: the raw body and its signature.
@@ -399,7 +435,7 @@ async fn balance(app: &TestApp, account: &str) -> i64 {
 #[actix_web::test]
 async fn a_completed_lesson_is_charged_once_with_the_split() {
     let fake = FakeStripe::start().await;
-    let (app, clock) = billing_app(&fake).await;
+    let (app, clock, mail) = billing_app_with_mail(&fake).await;
     let s = school(&app, 2).await;
     let family = s.parent.family_id.clone().unwrap();
     let kids = [s.kids[0].as_str(), s.kids[1].as_str()];
@@ -493,6 +529,27 @@ async fn a_completed_lesson_is_charged_once_with_the_split() {
         "owed, then paid"
     );
     assert_ledger_sound(&app).await;
+
+    // The receipt, in the app and by email, once.
+    let receipts = notices(&app, &s.parent, "payment_receipt", 1).await;
+    assert_eq!(receipts.len(), 1);
+    let text = receipts[0]["text"].as_str().unwrap();
+    assert!(text.contains("£47.50") && text.contains("£2.50"), "{text}");
+    // The booking's notice came by email first; the receipt follows.
+    let deadline = std::time::Instant::now() + common::WAIT;
+    let receipt = loop {
+        let found = mail
+            .messages()
+            .iter()
+            .map(|m| String::from_utf8_lossy(&m.data).into_owned())
+            .find(|m| m.contains("Receipt"));
+        if let Some(r) = found {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "no receipt email");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(receipt.contains("47.50"), "{receipt}");
 
     // Stripe's webhook for the same payment: nothing moves again.
     let pi = c["payment_intent"].as_str().unwrap();
@@ -593,6 +650,48 @@ async fn a_completed_lesson_is_charged_once_with_the_split() {
         "one-to-one, the only child that week"
     );
     let other_family = other.family_id.clone().unwrap();
+
+    // The tutor's earnings and the admins' summary over March.
+    let span = "from=2027-03-01&to=2027-04-01";
+    let (status, earned) = app
+        .get(
+            &format!("/api/v1/tutor/earnings?{span}"),
+            Some(&s.tutor.token),
+        )
+        .await;
+    assert_eq!(status, 200, "{earned}");
+    assert_eq!(earned["lessons"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        (
+            &earned["collected_gross"],
+            &earned["collected_fee"],
+            &earned["collected_net"]
+        ),
+        (&json!(4750 + 4000), &json!(950 + 800), &json!(3800 + 3200))
+    );
+    assert_eq!(earned["uncollected_net"], 0);
+    let (status, _) = app
+        .get(
+            &format!("/api/v1/tutor/earnings?{span}"),
+            Some(&s.parent.token),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, summary) = app
+        .get(
+            &format!("/api/v1/admin/billing/summary?{span}"),
+            Some(&s.admin.token),
+        )
+        .await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(
+        summary,
+        json!({
+            "charges": { "collected": 8750, "fees": 1750, "tutors": 7000, "failed_count": 0,
+                "failed": 0, "waiting_count": 0, "waiting": 0 },
+            "paid_out": 0, "outstanding": 0
+        })
+    );
     assert_eq!(
         ledger(&app, &other_family, &s.tutor.id).await,
         [0, -3800 - 3200, -950 - 800, 4750 + 4000]
@@ -626,6 +725,7 @@ async fn declines_are_retried_then_fail_and_authentication_waits() {
     let (status, _) = webhook(&app, &saved, Some(&stripe::signature(&saved, now_secs()))).await;
     assert_eq!(status, 200);
 
+    let board = app.joined(&s.admin, "admin:monitor").await;
     fake.refuse_next_charges(&["card_declined"; 4]);
     clock.set("2027-03-10T16:00:00Z".parse().unwrap());
     let (status, _) = app
@@ -688,6 +788,19 @@ async fn declines_are_retried_then_fail_and_authentication_waits() {
         [4000, -3200, -800, 0],
         "owed and unpaid"
     );
+    let alert = loop {
+        let f = board
+            .next_event_named("admin:monitor", "board:alert", common::WAIT)
+            .await
+            .expect("a board alert");
+        if f.payload["kind"] == "payment_failed" {
+            break f.payload;
+        }
+    };
+    assert_eq!(alert["lesson_id"], lesson_id.as_str());
+    assert!(alert["message"].as_str().unwrap().contains("£40.00"));
+    let failed = notices(&app, &s.parent, "payment_failed", 1).await;
+    assert!(failed[0]["text"].as_str().unwrap().contains("unpaid"));
 
     // Another lesson; the bank wants the parent to authenticate.
     let second = book_ok(
@@ -728,6 +841,31 @@ async fn declines_are_retried_then_fail_and_authentication_waits() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    let asked = notices(&app, &s.parent, "payment_action", 1).await;
+    assert!(asked[0]["text"].as_str().unwrap().contains("confirm"));
+    let (status, summary) = app
+        .get(
+            "/api/v1/admin/billing/summary?from=2027-03-01&to=2027-04-01",
+            Some(&s.admin.token),
+        )
+        .await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(
+        (
+            &summary["charges"]["failed_count"],
+            &summary["charges"]["failed"]
+        ),
+        (&json!(1), &json!(4000))
+    );
+    assert_eq!(
+        (
+            &summary["charges"]["waiting_count"],
+            &summary["charges"]["waiting"]
+        ),
+        (&json!(1), &json!(4000)),
+        "waiting on the parent"
+    );
+    assert_eq!(summary["outstanding"], 8000, "both unpaid");
     assert_ledger_sound(&app).await;
 }
 

@@ -23,6 +23,13 @@ vocab! {
         HomeworkOverdue = "homework_overdue",
         /// The tutor graded a hand-in.
         HomeworkGraded = "homework_graded",
+        /// A charge went through: the family's receipt.
+        PaymentReceipt = "payment_receipt",
+        /// The bank wants the parent to confirm a charge (SCA), or there
+        /// is no card to charge.
+        PaymentAction = "payment_action",
+        /// A charge was given up: the lesson is unpaid.
+        PaymentFailed = "payment_failed",
     }
 }
 

@@ -36,6 +36,8 @@ pub enum AlertKind {
     Review,
     /// A parent rated the lesson two stars or fewer.
     LowRating,
+    /// A lesson's charge failed for good: the lesson is unpaid.
+    PaymentFailed,
 }
 
 /// The payload of `board:alert`.

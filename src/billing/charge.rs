@@ -13,9 +13,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use cms_actors::messages::Push;
 use cms_domain::charge::{self, ChargePurpose, ChargeStatus};
 use cms_domain::ledger::{Account, Entry, EntryKind};
 use cms_domain::money::{Bps, Seat, SiblingDiscount};
+use cms_protocol::board::{AlertKind, BoardAlert};
+use cms_protocol::{Topic, event};
 use cms_store::charges::{ChargeRow, ChargedSeat, NewCharge};
 use cms_store::ledger::KeyedEntry;
 use cms_store::lessons::LessonState;
@@ -241,10 +244,14 @@ pub async fn process_one(deps: &Billing, c: &ChargeRow) -> Result<(), StoreError
         .and_then(|cust| cust.card.map(|card| (cust.stripe_customer, card)));
     let Some((customer, card)) = card else {
         // Nothing to charge: the parent must add a card first.
-        return deps
-            .store
-            .charge_stopped(c, ChargeStatus::RequiresAction, "no_card_on_file", now)
-            .await;
+        return stop(
+            deps,
+            c,
+            ChargeStatus::RequiresAction,
+            "no_card_on_file",
+            now,
+        )
+        .await;
     };
     // Claimed before Stripe is called: a crash from here is retried at
     // `retry_at` with this attempt's key.
@@ -279,35 +286,27 @@ pub async fn process_one(deps: &Billing, c: &ChargeRow) -> Result<(), StoreError
                 .charge_intent(c, &charged.payment_intent, now)
                 .await?;
             match charged.status {
-                IntentStatus::Succeeded => succeeded(&deps.store, c, now).await,
+                IntentStatus::Succeeded => succeeded(deps, c, now).await,
                 IntentStatus::Processing => Ok(()),
                 IntentStatus::RequiresAction => {
-                    deps.store
-                        .charge_stopped(
-                            c,
-                            ChargeStatus::RequiresAction,
-                            "authentication_required",
-                            now,
-                        )
-                        .await
+                    stop(
+                        deps,
+                        c,
+                        ChargeStatus::RequiresAction,
+                        "authentication_required",
+                        now,
+                    )
+                    .await
                 }
-                IntentStatus::Failed => {
-                    deps.store
-                        .charge_stopped(c, ChargeStatus::Failed, "payment_failed", now)
-                        .await
-                }
+                IntentStatus::Failed => stop(deps, c, ChargeStatus::Failed, "declined", now).await,
             }
         }
         Err(StripeFailure::Refused { code, .. }) => {
             let code = code.unwrap_or_else(|| "refused".into());
             if code == "authentication_required" {
-                deps.store
-                    .charge_stopped(c, ChargeStatus::RequiresAction, &code, now)
-                    .await
+                stop(deps, c, ChargeStatus::RequiresAction, &code, now).await
             } else if attempt >= MAX_ATTEMPTS {
-                deps.store
-                    .charge_stopped(c, ChargeStatus::Failed, &code, now)
-                    .await
+                stop(deps, c, ChargeStatus::Failed, &code, now).await
             } else {
                 // A new attempt, with a new key, at the retry time.
                 deps.store.charge_answered(c, now).await
@@ -318,9 +317,45 @@ pub async fn process_one(deps: &Billing, c: &ChargeRow) -> Result<(), StoreError
     }
 }
 
+/// The charge cannot go through now: stopped with `code`, the family's
+/// notice due (the scheduler woken for it), and a failure said on the
+/// admins' board.
+pub async fn stop(
+    deps: &Billing,
+    c: &ChargeRow,
+    status: ChargeStatus,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if !deps.store.charge_stopped(c, status, code, now).await? {
+        return Ok(());
+    }
+    deps.notifier.wake();
+    if status == ChargeStatus::Failed {
+        let payload = BoardAlert {
+            kind: AlertKind::PaymentFailed,
+            lesson_id: c.lesson_id.clone(),
+            message: format!(
+                "Payment of {} for lesson {} failed ({code}); the lesson is unpaid",
+                crate::notify::text::pounds(c.amount),
+                c.lesson_id
+            ),
+            at: now,
+        };
+        deps.broker
+            .publish(Push::new(Topic::AdminMonitor, event::BOARD_ALERT, &payload));
+    }
+    Ok(())
+}
+
 /// The charge went through: `charge_succeeded` posts clearing up,
-/// receivable down, once (its entry's key).
-pub async fn succeeded(store: &Store, c: &ChargeRow, now: DateTime<Utc>) -> Result<(), StoreError> {
+/// receivable down, once (its entry's key), and the receipt is due.
+pub async fn succeeded(
+    deps: &Billing,
+    c: &ChargeRow,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let store = &deps.store;
     let Some(entry) = Entry::new(
         EntryKind::ChargeSucceeded,
         vec![
@@ -335,5 +370,7 @@ pub async fn succeeded(store: &Store, c: &ChargeRow, now: DateTime<Utc>) -> Resu
         entry,
         about: Some(format!("charge:{}", c.key())),
     };
-    store.charge_succeeded(c, &keyed, now).await
+    store.charge_succeeded(c, &keyed, now).await?;
+    deps.notifier.wake();
+    Ok(())
 }

@@ -37,6 +37,10 @@ pub struct Billing {
     pub stripe: Option<StripeApi>,
     pub stripe_config: StripeConfig,
     pub config: BillingConfig,
+    /// Where a failed charge is said on the admins' board.
+    pub broker: Arc<dyn cms_actors::Broker>,
+    /// Woken when a charge's step makes a notice due.
+    pub notifier: crate::notify::NotifyHandle,
 }
 
 #[derive(Debug, Error)]
@@ -198,6 +202,80 @@ pub async fn payouts(deps: &Billing, user: &Caller) -> Result<PayoutStatus, Bill
     })
 }
 
+/// `GET /api/v1/tutor/earnings`: each charged lesson with its split, and
+/// the totals.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Earnings {
+    pub lessons: Vec<cms_store::charges::Earning>,
+    /// Of the charges collected: what families paid, the platform's fees,
+    /// the tutor's share.
+    pub collected_gross: i64,
+    pub collected_fee: i64,
+    pub collected_net: i64,
+    /// The tutor's share of charges not collected yet (pending, waiting
+    /// on the parent, or failed).
+    pub uncollected_net: i64,
+}
+
+/// The tutor's earnings for lessons starting in `[from, to)`.
+pub async fn earnings(
+    deps: &Billing,
+    user: &Caller,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Result<Earnings, BillingError> {
+    tutor_only(user)?;
+    let lessons = deps.store.tutor_earnings(&user.user_id, from, to).await?;
+    let collected = |f: fn(&cms_store::charges::Earning) -> i64| {
+        lessons
+            .iter()
+            .filter(|e| e.status == cms_domain::charge::ChargeStatus::Succeeded)
+            .map(f)
+            .sum::<i64>()
+    };
+    let (collected_gross, collected_fee, collected_net) = (
+        collected(|e| e.gross),
+        collected(|e| e.fee),
+        collected(|e| e.net),
+    );
+    let uncollected_net = lessons
+        .iter()
+        .filter(|e| e.status != cms_domain::charge::ChargeStatus::Succeeded)
+        .map(|e| e.net)
+        .sum();
+    Ok(Earnings {
+        lessons,
+        collected_gross,
+        collected_fee,
+        collected_net,
+        uncollected_net,
+    })
+}
+
+/// `GET /api/v1/admin/billing/summary`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Summary {
+    /// The charges made in the span, by where they stand.
+    pub charges: cms_store::charges::ChargeTotals,
+    /// Paid out to tutors in the span.
+    pub paid_out: i64,
+    /// What families owe now, whatever the span.
+    pub outstanding: i64,
+}
+
+/// Money over `[from, to)` for admins.
+pub async fn summary(
+    deps: &Billing,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Result<Summary, BillingError> {
+    Ok(Summary {
+        charges: deps.store.charge_totals(from, to).await?,
+        paid_out: deps.store.paid_out(from, to).await?,
+        outstanding: deps.store.outstanding().await?,
+    })
+}
+
 /// The family's card and balance.
 pub async fn overview(deps: &Billing, user: &Caller) -> Result<Overview, BillingError> {
     let family = family_of(user)?;
@@ -337,20 +415,20 @@ async fn payment(
         Err(e) => return Err(e.into()),
     };
     let handled = if webhook::Kind::of(&event.kind) == webhook::Kind::PaymentSucceeded {
-        charge::succeeded(&deps.store, &c, now).await?;
+        charge::succeeded(deps, &c, now).await?;
         Handled::Applied
     } else if c.status == cms_domain::charge::ChargeStatus::Succeeded {
         Handled::Superseded
     } else {
         let code = event.data.object["last_payment_error"]["code"]
             .as_str()
-            .unwrap_or("payment_failed");
+            .unwrap_or("declined");
         let status = if code == "authentication_required" {
             cms_domain::charge::ChargeStatus::RequiresAction
         } else {
             cms_domain::charge::ChargeStatus::Failed
         };
-        deps.store.charge_stopped(&c, status, code, now).await?;
+        charge::stop(deps, &c, status, code, now).await?;
         Handled::Applied
     };
     match deps.store.record_event(seen, now).await {

@@ -166,6 +166,9 @@ impl Notifier {
             | Kind::HomeworkGraded => {
                 return self.process_homework(job).await;
             }
+            Kind::PaymentReceipt | Kind::PaymentAction | Kind::PaymentFailed => {
+                return self.process_payment(job).await;
+            }
             _ => {}
         }
         let Some(lesson_id) = job.lesson.as_deref() else {
@@ -466,6 +469,44 @@ impl Notifier {
         self.settle(job, outcomes, Vec::new(), None).await
     }
 
+    /// A notice about a charge, to the family's parents in the app and by
+    /// email: its receipt, a request to confirm it, or its failure.
+    async fn process_payment(&self, job: &JobRow) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let found = match job.charge.as_deref() {
+            Some(key) => self.store.charge_by_key(key).await,
+            None => Err(StoreError::NotFound),
+        };
+        let charge = match found {
+            Err(StoreError::NotFound) => {
+                return self
+                    .store
+                    .finish_job(&job.key, JobStatus::Failed, Some("no such charge"), now)
+                    .await;
+            }
+            other => other?,
+        };
+        let lesson = self.store.occurrence(&charge.lesson_id).await?;
+        let people = self
+            .store
+            .recipients(std::slice::from_ref(&charge.family_id), &charge.tutor_id)
+            .await?;
+        let mut outcomes = Vec::new();
+        for r in people.iter().filter(|r| r.role == Role::Parent) {
+            let reader = Reader {
+                name: &r.name,
+                tz: r.timezone,
+                family_id: r.family_id.as_deref(),
+            };
+            let msg = text::render_payment(job.kind, &charge, &lesson, &reader);
+            self.deliver_inapp(&job.key, &r.id, job.kind, &msg.inapp, Some(&lesson.id))
+                .await?;
+            let outcome = self.email_letter(job, r, msg).await;
+            outcomes.push((r.id.as_str(), Channel::Email, outcome));
+        }
+        self.settle(job, outcomes, Vec::new(), None).await
+    }
+
     /// Emails one person a message without a calendar file, at most once;
     /// a message that cannot be built fails only this delivery.
     async fn email_letter(
@@ -559,7 +600,10 @@ impl Notifier {
             | Kind::HomeworkSet
             | Kind::HomeworkDue
             | Kind::HomeworkOverdue
-            | Kind::HomeworkGraded => return None,
+            | Kind::HomeworkGraded
+            | Kind::PaymentReceipt
+            | Kind::PaymentAction
+            | Kind::PaymentFailed => return None,
         };
         let events: Vec<FeedEvent> = lessons.iter().map(|o| FeedEvent::of(o, now)).collect();
         Some(IcsAttachment {
@@ -891,6 +935,7 @@ mod tests {
             document: None,
             homework: None,
             student: None,
+            charge: None,
             lessons: vec!["l1".into()],
             families: Vec::new(),
             offset_min: None,

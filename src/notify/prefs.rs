@@ -34,6 +34,8 @@ impl Switches {
             | Kind::HomeworkDue
             | Kind::HomeworkOverdue
             | Kind::HomeworkGraded => self.reminder,
+            // Money taken, or waiting on the parent: always told.
+            Kind::PaymentReceipt | Kind::PaymentAction | Kind::PaymentFailed => true,
         }
     }
 }

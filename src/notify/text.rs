@@ -198,7 +198,10 @@ pub fn render(about: &About<'_>, reader: &Reader<'_>) -> Message {
         | Kind::HomeworkSet
         | Kind::HomeworkDue
         | Kind::HomeworkOverdue
-        | Kind::HomeworkGraded => (lesson.clone(), format!("{lesson} on {at}.")),
+        | Kind::HomeworkGraded
+        | Kind::PaymentReceipt
+        | Kind::PaymentAction
+        | Kind::PaymentFailed => (lesson.clone(), format!("{lesson} on {at}.")),
     };
     let subject = format!("{headline} — {}", short_when(start, reader.tz));
     let text = format!("Hello {reader_name},\n\n{detail}\n\nCMS Education\n");
@@ -288,6 +291,61 @@ pub fn render_homework(
         _ => (
             format!("New homework: {title}"),
             format!("{tutor} has set {child} homework: \"{title}\", due {due}."),
+        ),
+    };
+    letter(&reader_name, &subject, detail)
+}
+
+/// Pence as pounds: `£47.50`.
+pub fn pounds(pence: i64) -> String {
+    let sign = if pence < 0 { "-" } else { "" };
+    let p = pence.unsigned_abs();
+    format!("{sign}£{}.{:02}", p / 100, p % 100)
+}
+
+/// A notice about a charge: its receipt, a request to confirm it (the
+/// bank asked for authentication, or there is no card), or its failure.
+pub fn render_payment(
+    kind: Kind,
+    charge: &cms_store::charges::ChargeRow,
+    lesson: &Occurrence,
+    reader: &Reader<'_>,
+) -> Message {
+    let reader_name = word(reader.name);
+    let what = format!(
+        "{} {} with {} on {}",
+        word(&lesson.level),
+        word(&lesson.subject),
+        word(&lesson.tutor.name),
+        when(lesson.start, reader.tz)
+    );
+    let what = match charge.purpose {
+        cms_domain::charge::ChargePurpose::Lesson => what,
+        cms_domain::charge::ChargePurpose::LateCancellation => {
+            format!("the late cancellation of {what}")
+        }
+    };
+    let amount = pounds(charge.amount);
+    let discount = match charge.discount {
+        0 => String::new(),
+        d => format!(" (after a sibling discount of {})", pounds(d)),
+    };
+    let (subject, detail) = match kind {
+        Kind::PaymentAction => (
+            format!("Please confirm your payment of {amount}"),
+            format!(
+                "Your bank asks you to confirm the payment of {amount} for {what}. Open Billing in the CMS Education app to confirm it, or to add a card."
+            ),
+        ),
+        Kind::PaymentFailed => (
+            format!("We could not take your payment of {amount}"),
+            format!(
+                "The payment of {amount} for {what} did not go through, and the lesson is unpaid. Please check your card under Billing in the app."
+            ),
+        ),
+        _ => (
+            format!("Receipt: {amount} paid"),
+            format!("Thank you: we took {amount}{discount} for {what}."),
         ),
     };
     letter(&reader_name, &subject, detail)

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use cms_domain::charge::{ChargePurpose, ChargeStatus};
 use cms_domain::lesson::LessonStatus;
+use cms_domain::notify::JobKind;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -100,7 +101,107 @@ fn id_vars(c: &ChargeRow) -> serde_json::Value {
 
 const CHARGE_ID: &str = "type::record('charge', [$lesson, $family, $purpose])";
 
+/// The family's notice about the charge (`$notice`: its kind), due now;
+/// include it after the step that makes it, inside the step's guard.
+const NOTICE: &str = "CREATE type::record('notify_job', $notice_key) CONTENT {
+        kind: $notice, lesson: type::record('lesson', $lesson),
+        lessons: [type::record('lesson', $lesson)], families: [type::record('family', $family)],
+        charge: $key, due_at: <datetime>$now, scheduled_at: <datetime>$now,
+        status: 'pending', created_at: <datetime>$now
+    } RETURN NONE;";
+
+/// The variables a charge step binds: its id's parts, its key, and the
+/// notice's kind and key.
+fn step_vars(c: &ChargeRow, notice: JobKind, now: DateTime<Utc>) -> serde_json::Value {
+    let mut vars = id_vars(c);
+    vars["key"] = json!(c.key());
+    vars["notice"] = json!(notice);
+    vars["notice_key"] = json!(format!("{}:{}", c.key(), notice));
+    vars["now"] = json!(ts(now));
+    vars
+}
+
+/// One lesson's earnings for a tutor: a charge of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Earning {
+    pub lesson_id: String,
+    pub lesson_start: DateTime<Utc>,
+    pub subject: String,
+    pub level: String,
+    pub purpose: ChargePurpose,
+    pub status: ChargeStatus,
+    /// What the family paid (or owes).
+    pub gross: i64,
+    /// The platform's share.
+    pub fee: i64,
+    /// The tutor's.
+    pub net: i64,
+}
+
+/// Money over a span, for admins.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChargeTotals {
+    /// Charged and collected, in pence.
+    pub collected: i64,
+    /// The platform's fees on what was collected.
+    pub fees: i64,
+    /// The tutors' share of what was collected.
+    pub tutors: i64,
+    /// Charges given up (unpaid lessons), and their sum.
+    pub failed_count: i64,
+    pub failed: i64,
+    /// Charges waiting on the parent or on Stripe, and their sum.
+    pub waiting_count: i64,
+    pub waiting: i64,
+}
+
 impl Store {
+    /// The tutor's charges for lessons starting in `[from, to)`, by start.
+    pub async fn tutor_earnings(
+        &self,
+        tutor: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Earning>, StoreError> {
+        self.rows(
+            "SELECT record::id(lesson) AS lesson_id, lesson.starts_at AS lesson_start,
+                 lesson.subject.name AS subject, lesson.subject.level AS level, purpose, status,
+                 amount AS gross, fee, net
+             FROM charge WHERE tutor = type::record('user', $tutor)
+                 AND lesson.starts_at >= <datetime>$from AND lesson.starts_at < <datetime>$to
+             ORDER BY lesson_start",
+            json!({ "tutor": tutor, "from": ts(from), "to": ts(to) }),
+            0,
+        )
+        .await
+    }
+
+    /// Totals of the charges made in `[from, to)`.
+    pub async fn charge_totals(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<ChargeTotals, StoreError> {
+        let v = self
+            .value(
+                "LET $c = SELECT status, amount, fee, net FROM charge
+                     WHERE created_at >= <datetime>$from AND created_at < <datetime>$to;
+                 LET $ok = $c[WHERE status = 'succeeded'];
+                 LET $failed = $c[WHERE status = 'failed'];
+                 LET $waiting = $c[WHERE status = 'pending' OR status = 'requires_action'];
+                 RETURN {
+                     collected: math::sum($ok.amount), fees: math::sum($ok.fee),
+                     tutors: math::sum($ok.net),
+                     failed_count: array::len($failed), failed: math::sum($failed.amount),
+                     waiting_count: array::len($waiting), waiting: math::sum($waiting.amount)
+                 };",
+                json!({ "from": ts(from), "to": ts(to) }),
+                4,
+            )
+            .await?;
+        Ok(serde_json::from_value(v)?)
+    }
+
     /// The family's children, eldest in the family first (by when they
     /// were added): the order the sibling discount ranks them in.
     pub async fn family_children(&self, family: &str) -> Result<Vec<String>, StoreError> {
@@ -245,9 +346,26 @@ impl Store {
         .await
     }
 
-    /// Stripe took the money: the charge succeeds and `entry` (clearing
-    /// up, receivable down) is posted, together. Nothing changes when it
-    /// had succeeded already (its answer and its webhook both say so).
+    /// The charge `lesson:family:purpose`.
+    pub async fn charge_by_key(&self, key: &str) -> Result<ChargeRow, StoreError> {
+        let mut parts = key.splitn(3, ':');
+        let (Some(lesson), Some(family), Some(purpose)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(StoreError::NotFound);
+        };
+        self.row(
+            &format!("SELECT {CHARGE_FIELDS} FROM {CHARGE_ID}"),
+            json!({ "lesson": lesson, "family": family, "purpose": purpose }),
+            0,
+        )
+        .await
+    }
+
+    /// Stripe took the money: the charge succeeds, `entry` (clearing up,
+    /// receivable down) is posted and the family's receipt is due,
+    /// together. Nothing changes when it had succeeded already (its answer
+    /// and its webhook both say so).
     pub async fn charge_succeeded(
         &self,
         c: &ChargeRow,
@@ -261,33 +379,47 @@ impl Store {
                  UPDATE $c SET status = 'succeeded', succeeded_at = <datetime>$now, in_flight = false,
                      failure = NONE, updated_at = <datetime>$now RETURN NONE;
                  {POST_ENTRIES}
+                 {NOTICE}
              }};
              COMMIT TRANSACTION;"
         );
-        let mut vars = id_vars(c);
+        let mut vars = step_vars(c, JobKind::PaymentReceipt, now);
         vars["entries"] = json!([entry]);
-        vars["now"] = json!(ts(now));
         self.value(&sql, vars, 0).await.map(|_| ())
     }
 
     /// The charge cannot go through now: `status` (`requires_action`,
-    /// `failed`) with Stripe's code, unless it has succeeded meanwhile.
+    /// `failed`) with Stripe's code, and the family's notice due, unless it
+    /// has succeeded meanwhile or stopped so already. `true` when it
+    /// stopped now.
     pub async fn charge_stopped(
         &self,
         c: &ChargeRow,
         status: ChargeStatus,
         failure: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let sql = format!(
-            "UPDATE {CHARGE_ID} SET status = $status, failure = $failure, in_flight = false,
-                 updated_at = <datetime>$now
-             WHERE status != 'succeeded' RETURN NONE"
+            "BEGIN TRANSACTION;
+             LET $c = {CHARGE_ID};
+             LET $was = (SELECT VALUE status FROM ONLY $c);
+             LET $stops = $was != 'succeeded' AND $was != $status;
+             IF $stops {{
+                 UPDATE $c SET status = $status, failure = $failure, in_flight = false,
+                     updated_at = <datetime>$now RETURN NONE;
+                 {NOTICE}
+             }};
+             RETURN $stops;
+             COMMIT TRANSACTION;"
         );
-        let mut vars = id_vars(c);
+        let notice = if status == ChargeStatus::Failed {
+            JobKind::PaymentFailed
+        } else {
+            JobKind::PaymentAction
+        };
+        let mut vars = step_vars(c, notice, now);
         vars["status"] = json!(status);
         vars["failure"] = json!(failure);
-        vars["now"] = json!(ts(now));
-        self.value(&sql, vars, 0).await.map(|_| ())
+        Ok(self.value(&sql, vars, 5).await?.as_bool().unwrap_or(false))
     }
 }

@@ -81,6 +81,39 @@ impl Store {
             .ok_or_else(|| StoreError::Database("a balance that is not a whole number".into()))
     }
 
+    /// What families owe now: the sum of the positive family receivables.
+    pub async fn outstanding(&self) -> Result<i64, StoreError> {
+        let v = self
+            .value(
+                "RETURN math::sum((SELECT VALUE balance FROM ledger_account
+                     WHERE string::starts_with(record::id(id), 'family_receivable:')
+                         AND balance > 0))",
+                json!({}),
+                0,
+            )
+            .await?;
+        Ok(v.as_i64().unwrap_or(0))
+    }
+
+    /// Paid out to tutors in `[from, to)`: the sum of the payout entries'
+    /// debits to tutors' payables.
+    pub async fn paid_out(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let v = self
+            .value(
+                "RETURN math::sum(array::flatten(
+                     SELECT VALUE postings[WHERE amount > 0].amount FROM journal
+                     WHERE kind = 'payout' AND at >= <datetime>$from AND at < <datetime>$to))",
+                json!({ "from": ts(from), "to": ts(to) }),
+                0,
+            )
+            .await?;
+        Ok(v.as_i64().unwrap_or(0))
+    }
+
     /// The ledger's invariants checked over everything stored
     /// ([`ledger::check`]): empty when every entry balances and every
     /// balance is the sum of its postings. Reads the whole ledger: for

@@ -69,6 +69,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0014_charges.surql",
         sql: include_str!("../../migrations/0014_charges.surql"),
     },
+    Migration {
+        name: "0015_payment_notices.surql",
+        sql: include_str!("../../migrations/0015_payment_notices.surql"),
+    },
 ];
 
 impl Store {

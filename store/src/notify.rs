@@ -45,6 +45,9 @@ pub struct JobRow {
     pub homework: Option<String>,
     #[serde(default)]
     pub student: Option<String>,
+    /// A payment notice: the charge's key (`lesson:family:purpose`).
+    #[serde(default)]
+    pub charge: Option<String>,
     #[serde(default)]
     pub lessons: Vec<String>,
     #[serde(default)]
@@ -60,7 +63,7 @@ const JOB_FIELDS: &str = "record::id(id) AS key, kind, \
      IF lesson THEN record::id(lesson) ELSE NONE END AS lesson, \
      IF document THEN record::id(document) ELSE NONE END AS document, \
      IF homework THEN record::id(homework) ELSE NONE END AS homework, \
-     IF student THEN record::id(student) ELSE NONE END AS student, \
+     IF student THEN record::id(student) ELSE NONE END AS student, charge, \
      array::map(lessons, |$l| record::id($l)) AS lessons, \
      array::map(families, |$f| record::id($f)) AS families, \
      offset_min, due_at, scheduled_at, status";

@@ -4,6 +4,7 @@
 
 pub mod card;
 pub mod payouts;
+pub mod reports;
 pub mod webhook;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -12,5 +13,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(card::setup)
         .service(card::overview)
         .service(payouts::onboard)
-        .service(payouts::status);
+        .service(payouts::status)
+        .service(reports::earnings)
+        .service(reports::summary);
 }

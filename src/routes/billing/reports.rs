@@ -1,0 +1,71 @@
+//! Money reports: `GET /api/v1/tutor/earnings?from&to` (a tutor's own)
+//! and `GET /api/v1/admin/billing/summary?from&to` (admins).
+
+use actix_web::{HttpResponse, get, web};
+use chrono::Duration;
+use serde::Deserialize;
+
+use crate::billing::{self, Earnings, Summary};
+use crate::routes::error::ApiError;
+use crate::routes::extract::{AdminUser, AuthUser};
+use crate::routes::window::window;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Span {
+    /// RFC 3339 instant or YYYY-MM-DD; 30 days before `to` when absent.
+    #[param(format = DateTime)]
+    pub from: Option<String>,
+    /// RFC 3339 instant or YYYY-MM-DD (exclusive): after `from`; now when
+    /// absent.
+    #[param(format = DateTime)]
+    pub to: Option<String>,
+}
+
+/// The span asked for, by default the last 30 days.
+fn span(
+    state: &AppState,
+    q: &Span,
+) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>), ApiError> {
+    match (&q.from, &q.to) {
+        (None, None) => {
+            let now = state.clock.now();
+            let from = (now - Duration::days(30)).to_rfc3339();
+            window(state, Some(&from), Some(&now.to_rfc3339()), 30)
+        }
+        (from, to) => window(state, from.as_deref(), to.as_deref(), 30),
+    }
+}
+
+/// The tutor's charged lessons in the span with gross, fee and net, and
+/// the totals collected and still to collect.
+#[utoipa::path(params(Span),
+    responses((status = 200, body = Earnings),
+        (status = 403, description = "only tutors have earnings", body = crate::routes::ErrorBody)),
+    security(("bearer" = [])))]
+#[get("/tutor/earnings")]
+pub async fn earnings(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<Span>,
+) -> Result<HttpResponse, ApiError> {
+    let (from, to) = span(&state, &q)?;
+    Ok(HttpResponse::Ok().json(billing::earnings(&state.billing, &user, from, to).await?))
+}
+
+/// Collected, fees, tutors' share, failed and waiting charges in the span;
+/// paid out; outstanding now.
+#[utoipa::path(params(Span),
+    responses((status = 200, body = Summary),
+        (status = 403, description = "the caller is not an admin", body = crate::routes::ErrorBody)),
+    security(("bearer" = [])))]
+#[get("/admin/billing/summary")]
+pub async fn summary(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    q: web::Query<Span>,
+) -> Result<HttpResponse, ApiError> {
+    let (from, to) = span(&state, &q)?;
+    Ok(HttpResponse::Ok().json(billing::summary(&state.billing, from, to).await?))
+}
