@@ -551,6 +551,77 @@ async fn a_completed_lesson_is_charged_once_with_the_split() {
     };
     assert!(receipt.contains("47.50"), "{receipt}");
 
+    // The month's statement across both children.
+    let (status, month) = app
+        .get(
+            "/api/v1/billing/statement?month=2027-03",
+            Some(&s.parent.token),
+        )
+        .await;
+    assert_eq!(status, 200, "{month}");
+    let lines: Vec<_> = month["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["child_id"].as_str().unwrap().to_owned(),
+                l["price"].clone(),
+                l["discount"].clone(),
+                l["charged"].clone(),
+                l["paid_with"].clone(),
+                l["charge_status"].clone(),
+            )
+        })
+        .collect();
+    let mut expected = vec![
+        (
+            kids[0].to_owned(),
+            json!(2500),
+            json!(0),
+            json!(2500),
+            json!("card"),
+            json!("succeeded"),
+        ),
+        (
+            kids[1].to_owned(),
+            json!(2500),
+            json!(250),
+            json!(2250),
+            json!("card"),
+            json!("succeeded"),
+        ),
+    ];
+    let mut got = lines.clone();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, expected);
+    assert_eq!(
+        (
+            &month["total_price"],
+            &month["total_discount"],
+            &month["total_charged"],
+            &month["total_paid"]
+        ),
+        (&json!(5000), &json!(250), &json!(4750), &json!(4750))
+    );
+    for bad in ["2027-13", "2027-3", "march"] {
+        let (status, _) = app
+            .get(
+                &format!("/api/v1/billing/statement?month={bad}"),
+                Some(&s.parent.token),
+            )
+            .await;
+        assert_eq!(status, 422, "{bad}");
+    }
+    let (status, _) = app
+        .get(
+            "/api/v1/billing/statement?month=2027-03",
+            Some(&s.tutor.token),
+        )
+        .await;
+    assert_eq!(status, 403);
+
     // Stripe's webhook for the same payment: nothing moves again.
     let pi = c["payment_intent"].as_str().unwrap();
     let paid = stripe::event(

@@ -215,6 +215,7 @@ impl From<crate::billing::BillingError> for ApiError {
         match e {
             B::Off | B::Stripe(_) => Self::ServiceUnavailable(e.to_string()),
             B::Forbidden(m) => Self::Forbidden(m),
+            B::Invalid(m) => Self::Invalid(m),
             B::Store(s) => (*s).into(),
         }
     }

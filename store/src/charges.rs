@@ -155,7 +155,97 @@ pub struct ChargeTotals {
     pub waiting: i64,
 }
 
+/// A lesson of a family's month, as its statement reads it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MonthLesson {
+    pub id: String,
+    pub start: DateTime<Utc>,
+    pub status: cms_domain::lesson::LessonStatus,
+    pub subject: String,
+    pub level: String,
+    pub tutor: String,
+    pub price: i64,
+    /// The family's children in it (or cancelled out of it), with names.
+    pub children: Vec<(String, String)>,
+    /// Those whose seat a makeup credit paid.
+    pub by_credit: Vec<String>,
+}
+
+/// A charge with each seat it covers.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChargeSeats {
+    pub lesson_id: String,
+    pub purpose: ChargePurpose,
+    pub status: ChargeStatus,
+    pub seats: Vec<SeatCharged>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SeatCharged {
+    pub student: String,
+    pub price: i64,
+    pub discount: i64,
+    pub pay: i64,
+}
+
 impl Store {
+    /// The family's lessons starting in `[from, to)` (whatever became of
+    /// them), and the charges made for them.
+    pub async fn family_month(
+        &self,
+        family: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(Vec<MonthLesson>, Vec<ChargeSeats>), StoreError> {
+        let vars = json!({ "family": family, "from": ts(from), "to": ts(to) });
+        let children: Vec<(String, String)> = serde_json::from_value(
+            self.value(
+                "SELECT VALUE [record::id(id), name] FROM student
+                 WHERE family = type::record('family', $family)",
+                vars.clone(),
+                0,
+            )
+            .await?,
+        )?;
+        let ids: Vec<&str> = children.iter().map(|(id, _)| id.as_str()).collect();
+        // A lesson the family's children were in, or cancelled out of.
+        let lessons: Vec<MonthLesson> = self
+            .rows(
+                "LET $kids = array::map($ids, |$i| type::record('student', $i));
+                 SELECT record::id(id) AS id, starts_at AS start, status, subject.name AS subject,
+                     subject.level AS level, tutor.name AS tutor, price_pence AS price,
+                     {
+                         LET $l = $parent.id;
+                         LET $left = array::flatten(SELECT VALUE students FROM cancellation
+                             WHERE lesson = $l);
+                         array::map(
+                             array::distinct(array::concat($parent.students, $left))[WHERE $this IN $kids],
+                             |$s| [record::id($s), $s.name])
+                     } AS children,
+                     array::map(credits, |$c| record::id($c.student)) AS by_credit
+                 FROM lesson
+                 WHERE starts_at >= <datetime>$from AND starts_at < <datetime>$to
+                     AND (type::record('family', $family) IN families
+                         OR record::exists(type::record('charge', [record::id(id), $family, 'late_cancellation'])))
+                 ORDER BY start",
+                json!({ "family": family, "from": ts(from), "to": ts(to), "ids": ids }),
+                1,
+            )
+            .await?;
+        let charges: Vec<ChargeSeats> = self
+            .rows(
+                "SELECT record::id(lesson) AS lesson_id, purpose, status,
+                     array::map(seats, |$s| { student: record::id($s.student), price: $s.price,
+                         discount: $s.discount, pay: $s.pay }) AS seats
+                 FROM charge WHERE family = type::record('family', $family)
+                     AND lesson.starts_at >= <datetime>$from AND lesson.starts_at < <datetime>$to",
+                vars,
+                0,
+            )
+            .await?;
+        Ok((lessons, charges))
+    }
+
     /// The tutor's charges for lessons starting in `[from, to)`, by start.
     pub async fn tutor_earnings(
         &self,

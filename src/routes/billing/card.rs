@@ -21,6 +21,31 @@ pub async fn setup(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRes
     Ok(HttpResponse::Ok().json(billing::setup(&state.billing, &user).await?))
 }
 
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MonthQuery {
+    /// `YYYY-MM`, on UK clocks.
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+    pub month: String,
+}
+
+/// The family's statement for a month, across all its children: each
+/// child's seat in each lesson with its price, discount, what was charged
+/// and how it was paid, and the totals.
+#[utoipa::path(params(MonthQuery),
+    responses((status = 200, body = crate::billing::Statement),
+        (status = 403, description = "only parents have statements", body = crate::routes::ErrorBody),
+        (status = 422, description = "not a month", body = crate::routes::ErrorBody)),
+    security(("bearer" = [])))]
+#[get("/billing/statement")]
+pub async fn statement(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<MonthQuery>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(billing::statement(&state.billing, &user, &q.month).await?))
+}
+
 /// The family's card on file (brand, last four, expiry) and what it owes.
 #[utoipa::path(
     responses((status = 200, body = Overview),

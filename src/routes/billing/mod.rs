@@ -12,6 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(card::setup)
         .service(card::overview)
+        .service(card::statement)
         .service(payouts::onboard)
         .service(payouts::status)
         .service(reports::earnings)
