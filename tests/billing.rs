@@ -1049,3 +1049,168 @@ async fn late_cancellations_are_charged_and_no_shows_and_credits_are_not() {
     );
     assert_ledger_sound(&app).await;
 }
+
+/// The Friday after a week of lessons, the tutor is paid their share of
+/// what was collected: one Transfer to their account and one bank payout
+/// on it, each with its key; the ledger moves the payable to zero; the
+/// statement lists each lesson. Nothing is paid twice.
+#[actix_web::test]
+async fn a_weeks_earnings_are_paid_out_once_with_a_statement() {
+    let fake = FakeStripe::start().await;
+    let (app, clock, mail) = billing_app_with_mail(&fake).await;
+    let s = school(&app, 1).await;
+    let kid = s.kids[0].as_str();
+    let (status, _) = app
+        .post(
+            "/api/v1/tutor/payouts/onboard",
+            Some(&s.tutor.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let account = fake.requests_to("POST", "/v1/accounts");
+    assert_eq!(
+        account[0].field("settings[payouts][schedule][interval]"),
+        Some("manual")
+    );
+    let acct = "acct_standin1";
+    let enabled = stripe::event(
+        "evt_a",
+        "account.updated",
+        now_secs(),
+        stripe::account(acct, None, true, true),
+    );
+    let (status, _) = webhook(
+        &app,
+        &enabled,
+        Some(&stripe::signature(&enabled, now_secs())),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .post("/api/v1/billing/setup", Some(&s.parent.token), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let customer = fake.requests_to("POST", "/v1/setup_intents")[0]
+        .field("customer")
+        .unwrap()
+        .to_owned();
+    fake.add_card("pm_visa", "visa", "4242", 12, 2030);
+    let saved = card_event("evt_card", &customer, "pm_visa", now_secs());
+    let (status, _) = webhook(&app, &saved, Some(&stripe::signature(&saved, now_secs()))).await;
+    assert_eq!(status, 200);
+
+    let lesson = book_ok(
+        &app,
+        &s.parent,
+        booking(&s.tutor, &[kid], "2027-03-10T16:00"),
+    )
+    .await;
+    let id = lesson["id"].as_str().unwrap().to_owned();
+    clock.set("2027-03-10T16:00:00Z".parse().unwrap());
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/lessons/{id}/start"),
+            Some(&s.tutor.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let marks = json!({ "notes": "", "attendance": [{ "student_id": kid, "status": "present" }] });
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/lessons/{id}/end"),
+            Some(&s.tutor.token),
+            marks,
+        )
+        .await;
+    assert_eq!(status, 200);
+    charges_once(&app, &s.parent, "succeeded").await;
+    assert!(
+        fake.requests_to("POST", "/v1/transfers").is_empty(),
+        "not before the payout day"
+    );
+
+    // Friday 19 March, 09:00: the week of Monday 8 March is paid.
+    clock.set("2027-03-19T09:00:00Z".parse().unwrap());
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while fake.requests_to("POST", "/v1/payouts").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no payout");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let transfers = fake.requests_to("POST", "/v1/transfers");
+    assert_eq!(transfers.len(), 1);
+    let t = &transfers[0];
+    let key = format!("payout:{}:2027-03-08", s.tutor.id);
+    assert_eq!(
+        t.idempotency_key.as_deref(),
+        Some(format!("{key}:transfer").as_str())
+    );
+    assert_eq!(
+        (
+            t.field("amount"),
+            t.field("currency"),
+            t.field("destination")
+        ),
+        (Some("3200"), Some("gbp"), Some(acct))
+    );
+    assert_eq!(t.stripe_account, None, "from the platform's balance");
+    let payouts = fake.requests_to("POST", "/v1/payouts");
+    assert_eq!(payouts.len(), 1);
+    assert_eq!(
+        payouts[0].stripe_account.as_deref(),
+        Some(acct),
+        "on the tutor's account"
+    );
+    assert_eq!(
+        payouts[0].idempotency_key.as_deref(),
+        Some(format!("{key}:bank").as_str())
+    );
+    assert_eq!(payouts[0].field("amount"), Some("3200"));
+
+    let family = s.parent.family_id.clone().unwrap();
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while ledger(&app, &family, &s.tutor.id).await != [0, 0, -800, 800] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            ledger(&app, &family, &s.tutor.id).await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_ledger_sound(&app).await;
+
+    let statement = notices(&app, &s.tutor, "payout_statement", 1).await;
+    let text = statement[0]["text"].as_str().unwrap();
+    assert!(text.contains("£32.00"), "{text}");
+    let deadline = std::time::Instant::now() + common::WAIT;
+    let email = loop {
+        let found = mail
+            .messages()
+            .iter()
+            .map(|m| String::from_utf8_lossy(&m.data).into_owned())
+            .find(|m| m.contains("Your payout"));
+        if let Some(e) = found {
+            break e;
+        }
+        assert!(std::time::Instant::now() < deadline, "no statement email");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(
+        email.contains("40.00") && email.contains("8.00") && email.contains("32.00"),
+        "{email}"
+    );
+
+    // Later sweeps pay nothing more.
+    clock.advance(chrono::Duration::minutes(5));
+    clock.advance(chrono::Duration::minutes(5));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(fake.requests_to("POST", "/v1/transfers").len(), 1);
+    let (_, summary) = app
+        .get(
+            "/api/v1/admin/billing/summary?from=2027-03-01&to=2027-04-01",
+            Some(&s.admin.token),
+        )
+        .await;
+    assert_eq!(summary["paid_out"], 3200, "{summary}");
+}

@@ -30,6 +30,8 @@ vocab! {
         PaymentAction = "payment_action",
         /// A charge was given up: the lesson is unpaid.
         PaymentFailed = "payment_failed",
+        /// A tutor's weekly payout: each lesson, gross, fee and net.
+        PayoutStatement = "payout_statement",
     }
 }
 

@@ -199,6 +199,7 @@ impl Charger {
         tokio::spawn(async move {
             loop {
                 process_due(&deps).await;
+                super::payouts::run_due(&deps).await;
                 let next = deps.clock.now() + Duration::seconds(SWEEP_EVERY_SECS);
                 tokio::select! {
                     () = handle.0.notified() => {}

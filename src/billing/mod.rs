@@ -11,6 +11,7 @@
 
 pub mod charge;
 pub mod config;
+pub mod payouts;
 pub mod stripe;
 pub mod webhook;
 

@@ -10,15 +10,20 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use cms_store::billing::Card;
+use stripe::AccountId;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_connect::account::{
-    CreateAccount, CreateAccountCapabilities, CreateAccountCapabilitiesTransfers, CreateAccountType,
+    CreateAccount, CreateAccountCapabilities, CreateAccountCapabilitiesTransfers,
+    CreateAccountSettings, CreateAccountSettingsPayouts, CreateAccountSettingsPayoutsSchedule,
+    CreateAccountSettingsPayoutsScheduleInterval, CreateAccountType,
 };
 use stripe_connect::account_link::{CreateAccountLink, CreateAccountLinkType};
+use stripe_connect::transfer::CreateTransfer;
 use stripe_core::PaymentIntentStatus;
 use stripe_core::SetupIntentAllowedPaymentMethodTypes;
 use stripe_core::customer::CreateCustomer;
 use stripe_core::payment_intent::{CreatePaymentIntent, CreatePaymentIntentOffSession};
+use stripe_core::payout::CreatePayout;
 use stripe_core::setup_intent::{CreateSetupIntent, CreateSetupIntentUsage};
 use stripe_payment::payment_method::RetrievePaymentMethod;
 use thiserror::Error;
@@ -188,11 +193,20 @@ impl StripeApi {
         capabilities.transfers = Some(CreateAccountCapabilitiesTransfers {
             requested: Some(true),
         });
+        // Paid out by the platform on the payout day (`payouts.rs`), not
+        // on Stripe's own schedule.
+        let mut schedule = CreateAccountSettingsPayoutsSchedule::new();
+        schedule.interval = Some(CreateAccountSettingsPayoutsScheduleInterval::Manual);
+        let mut payouts = CreateAccountSettingsPayouts::new();
+        payouts.schedule = Some(schedule);
+        let mut settings = CreateAccountSettings::new();
+        settings.payouts = Some(payouts);
         let account = CreateAccount::new()
             .type_(CreateAccountType::Express)
             .country("GB")
             .email(email)
             .capabilities(capabilities)
+            .settings(settings)
             .metadata(metadata)
             .customize()
             .request_strategy(key(&format!("account:{tutor_id}")))
@@ -256,6 +270,57 @@ impl StripeApi {
                 _ => IntentStatus::Failed,
             },
         })
+    }
+
+    /// Sends a tutor's week of earnings from the platform's balance to their
+    /// connected account (`key`: the payout's, so a retry sends nothing
+    /// more).
+    pub async fn transfer(
+        &self,
+        idempotency: &str,
+        amount: i64,
+        currency: &str,
+        account: &str,
+        group: &str,
+    ) -> Result<String, StripeFailure> {
+        let currency: stripe_types::Currency =
+            currency.parse().map_err(|_| StripeFailure::Refused {
+                code: Some("invalid_currency".into()),
+                status: 0,
+            })?;
+        let t = CreateTransfer::new(currency, account)
+            .amount(amount)
+            .transfer_group(group)
+            .description(format!("CMS Education earnings, {group}"))
+            .customize()
+            .request_strategy(key(idempotency))
+            .send(&self.client)
+            .await?;
+        Ok(t.id.to_string())
+    }
+
+    /// Pays the connected account's balance out to the tutor's bank: made
+    /// on their account (`Stripe-Account`), which the platform pays out by
+    /// hand on the payout day.
+    pub async fn bank_payout(
+        &self,
+        idempotency: &str,
+        account: &str,
+        amount: i64,
+        currency: &str,
+    ) -> Result<String, StripeFailure> {
+        let currency: stripe_types::Currency =
+            currency.parse().map_err(|_| StripeFailure::Refused {
+                code: Some("invalid_currency".into()),
+                status: 0,
+            })?;
+        let p = CreatePayout::new(amount, currency)
+            .customize()
+            .request_strategy(key(idempotency))
+            .account_id(AccountId::from(account))
+            .send(&self.client)
+            .await?;
+        Ok(p.id.to_string())
     }
 
     /// A saved card's brand, last four digits and expiry.

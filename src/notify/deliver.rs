@@ -169,6 +169,7 @@ impl Notifier {
             Kind::PaymentReceipt | Kind::PaymentAction | Kind::PaymentFailed => {
                 return self.process_payment(job).await;
             }
+            Kind::PayoutStatement => return self.process_payout(job).await,
             _ => {}
         }
         let Some(lesson_id) = job.lesson.as_deref() else {
@@ -507,6 +508,40 @@ impl Notifier {
         self.settle(job, outcomes, Vec::new(), None).await
     }
 
+    /// A tutor's payout statement, in the app and by email: each lesson
+    /// paid, with gross, fee and net.
+    async fn process_payout(&self, job: &JobRow) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let found = match job.payout.as_deref() {
+            Some(key) => self.store.payout_statement(key).await,
+            None => Err(StoreError::NotFound),
+        };
+        let (payout, lessons) = match found {
+            Err(StoreError::NotFound) => {
+                return self
+                    .store
+                    .finish_job(&job.key, JobStatus::Failed, Some("no such payout"), now)
+                    .await;
+            }
+            other => other?,
+        };
+        let people = self.store.recipients(&[], &payout.tutor_id).await?;
+        let mut outcomes = Vec::new();
+        for r in people.iter().filter(|r| r.id == payout.tutor_id) {
+            let reader = Reader {
+                name: &r.name,
+                tz: r.timezone,
+                family_id: None,
+            };
+            let msg = text::render_payout(&payout, &lessons, &reader);
+            self.deliver_inapp(&job.key, &r.id, job.kind, &msg.inapp, None)
+                .await?;
+            let outcome = self.email_letter(job, r, msg).await;
+            outcomes.push((r.id.as_str(), Channel::Email, outcome));
+        }
+        self.settle(job, outcomes, Vec::new(), None).await
+    }
+
     /// Emails one person a message without a calendar file, at most once;
     /// a message that cannot be built fails only this delivery.
     async fn email_letter(
@@ -603,7 +638,8 @@ impl Notifier {
             | Kind::HomeworkGraded
             | Kind::PaymentReceipt
             | Kind::PaymentAction
-            | Kind::PaymentFailed => return None,
+            | Kind::PaymentFailed
+            | Kind::PayoutStatement => return None,
         };
         let events: Vec<FeedEvent> = lessons.iter().map(|o| FeedEvent::of(o, now)).collect();
         Some(IcsAttachment {
@@ -936,6 +972,7 @@ mod tests {
             homework: None,
             student: None,
             charge: None,
+            payout: None,
             lessons: vec!["l1".into()],
             families: Vec::new(),
             offset_min: None,

@@ -35,7 +35,10 @@ impl Switches {
             | Kind::HomeworkOverdue
             | Kind::HomeworkGraded => self.reminder,
             // Money taken, or waiting on the parent: always told.
-            Kind::PaymentReceipt | Kind::PaymentAction | Kind::PaymentFailed => true,
+            Kind::PaymentReceipt
+            | Kind::PaymentAction
+            | Kind::PaymentFailed
+            | Kind::PayoutStatement => true,
         }
     }
 }

@@ -201,7 +201,8 @@ pub fn render(about: &About<'_>, reader: &Reader<'_>) -> Message {
         | Kind::HomeworkGraded
         | Kind::PaymentReceipt
         | Kind::PaymentAction
-        | Kind::PaymentFailed => (lesson.clone(), format!("{lesson} on {at}.")),
+        | Kind::PaymentFailed
+        | Kind::PayoutStatement => (lesson.clone(), format!("{lesson} on {at}.")),
     };
     let subject = format!("{headline} — {}", short_when(start, reader.tz));
     let text = format!("Hello {reader_name},\n\n{detail}\n\nCMS Education\n");
@@ -349,6 +350,39 @@ pub fn render_payment(
         ),
     };
     letter(&reader_name, &subject, detail)
+}
+
+/// A tutor's payout statement: the total, then each lesson with what the
+/// family paid, the platform's fee and the tutor's share.
+pub fn render_payout(
+    payout: &cms_store::payouts::PayoutRow,
+    lessons: &[cms_store::charges::Earning],
+    reader: &Reader<'_>,
+) -> Message {
+    let reader_name = word(reader.name);
+    let mut detail = format!(
+        "We have paid you {} for your lessons in the week of {}: {} paid by families, {} platform fee.",
+        pounds(payout.amount),
+        payout.week,
+        pounds(payout.gross),
+        pounds(payout.fee)
+    );
+    for l in lessons {
+        detail.push_str(&format!(
+            "\n- {} {} {}: {} paid, {} fee, {} to you",
+            when(l.lesson_start, reader.tz),
+            word(&l.level),
+            word(&l.subject),
+            pounds(l.gross),
+            pounds(l.fee),
+            pounds(l.net)
+        ));
+    }
+    letter(
+        &reader_name,
+        &format!("Your payout: {}", pounds(payout.amount)),
+        detail,
+    )
 }
 
 fn short_when(t: DateTime<Utc>, tz: Tz) -> String {

@@ -29,6 +29,7 @@ mod limits;
 pub mod live;
 mod migrate;
 pub mod notify;
+pub mod payouts;
 pub mod ratings;
 mod sessions;
 mod students;

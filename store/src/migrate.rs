@@ -73,6 +73,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0015_payment_notices.surql",
         sql: include_str!("../../migrations/0015_payment_notices.surql"),
     },
+    Migration {
+        name: "0016_payouts.surql",
+        sql: include_str!("../../migrations/0016_payouts.surql"),
+    },
 ];
 
 impl Store {

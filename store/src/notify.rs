@@ -48,6 +48,9 @@ pub struct JobRow {
     /// A payment notice: the charge's key (`lesson:family:purpose`).
     #[serde(default)]
     pub charge: Option<String>,
+    /// A payout statement: the payout's key (`tutor:week`).
+    #[serde(default)]
+    pub payout: Option<String>,
     #[serde(default)]
     pub lessons: Vec<String>,
     #[serde(default)]
@@ -63,7 +66,7 @@ const JOB_FIELDS: &str = "record::id(id) AS key, kind, \
      IF lesson THEN record::id(lesson) ELSE NONE END AS lesson, \
      IF document THEN record::id(document) ELSE NONE END AS document, \
      IF homework THEN record::id(homework) ELSE NONE END AS homework, \
-     IF student THEN record::id(student) ELSE NONE END AS student, charge, \
+     IF student THEN record::id(student) ELSE NONE END AS student, charge, payout, \
      array::map(lessons, |$l| record::id($l)) AS lessons, \
      array::map(families, |$f| record::id($f)) AS families, \
      offset_min, due_at, scheduled_at, status";

@@ -81,6 +81,8 @@ impl FakeStripe {
                 .route("/v1/payment_methods/{id}", web::get().to(payment_method))
                 .route("/v1/accounts", web::post().to(create_account))
                 .route("/v1/payment_intents", web::post().to(create_payment_intent))
+                .route("/v1/transfers", web::post().to(create_transfer))
+                .route("/v1/payouts", web::post().to(create_payout))
                 .route("/v1/account_links", web::post().to(create_account_link))
                 .default_service(web::to(unknown))
         })
@@ -450,6 +452,65 @@ async fn create_payment_intent(
     } else {
         HttpResponse::Ok().json(answer)
     }
+}
+
+async fn create_transfer(
+    state: web::Data<Shared>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let r = record(&state, &req, &body);
+    if !authorized(&r) {
+        return error(401, "api_key_invalid", "Invalid API Key provided");
+    }
+    let amount: i64 = r.field("amount").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let destination = r.field("destination").map(str::to_owned);
+    let group = r.field("transfer_group").map(str::to_owned);
+    idempotent(&state, &r, |s| {
+        s.next += 1;
+        let id = format!("tr_standin{}", s.next);
+        json!({
+            "id": id, "object": "transfer", "amount": amount, "amount_reversed": 0,
+            "balance_transaction": format!("txn_{id}"), "created": 1_773_100_000, "currency": "gbp",
+            "description": null, "destination": destination, "destination_payment": format!("py_{id}"),
+            "livemode": false, "metadata": {},
+            "reversals": { "object": "list", "data": [], "has_more": false, "url": format!("/v1/transfers/{id}/reversals") },
+            "reversed": false, "source_transaction": null, "source_type": "card", "transfer_group": group
+        })
+    })
+}
+
+async fn create_payout(
+    state: web::Data<Shared>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let r = record(&state, &req, &body);
+    if !authorized(&r) {
+        return error(401, "api_key_invalid", "Invalid API Key provided");
+    }
+    if r.stripe_account.is_none() {
+        return error(
+            400,
+            "balance_insufficient",
+            "The platform's own balance is not paid out here",
+        );
+    }
+    let amount: i64 = r.field("amount").and_then(|a| a.parse().ok()).unwrap_or(0);
+    idempotent(&state, &r, |s| {
+        s.next += 1;
+        json!({
+            "id": format!("po_standin{}", s.next), "object": "payout", "amount": amount,
+            "application_fee": null, "application_fee_amount": null, "arrival_date": 1_773_300_000,
+            "automatic": false, "balance_transaction": "txn_po", "created": 1_773_100_000,
+            "currency": "gbp", "description": null, "destination": "ba_standin",
+            "failure_balance_transaction": null, "failure_code": null, "failure_message": null,
+            "livemode": false, "metadata": {}, "method": "standard", "original_payout": null,
+            "reconciliation_status": "not_applicable", "reversed_by": null,
+            "source_type": "card", "statement_descriptor": null, "status": "pending",
+            "trace_id": null, "type": "bank_account"
+        })
+    })
 }
 
 async fn unknown(state: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
