@@ -32,6 +32,9 @@ pub enum Command {
     /// Administration.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Billing's operations.
+    #[command(subcommand)]
+    Billing(BillingCommand),
     /// Bulk accounts for load runs: families, tutors, a conversation each,
     /// and a token per account, written as JSON. Run before `serve`.
     Seed {
@@ -47,6 +50,21 @@ pub enum Command {
         /// Where to write the accounts.
         #[arg(long, default_value = "seed.json")]
         out: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BillingCommand {
+    /// Compares the ledger's movements at Stripe with Stripe's balance
+    /// transactions over `[from, to)` (UTC days); prints the report as
+    /// JSON and fails when anything differs.
+    Reconcile {
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// Day after the last, YYYY-MM-DD.
+        #[arg(long)]
+        to: String,
     },
 }
 

@@ -1,7 +1,7 @@
 //! `cms-server`: runs the server, or an admin command.
 
 use clap::Parser;
-use cms_server::cli::{AdminCommand, Cli, Command};
+use cms_server::cli::{AdminCommand, BillingCommand, Cli, Command};
 use cms_server::config::Config;
 use cms_server::startup::Application;
 use cms_server::telemetry::error_chain;
@@ -17,11 +17,18 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    telemetry::init(&config.log);
+    let output = match cli.command {
+        None | Some(Command::Serve) => telemetry::Output::Stdout,
+        Some(_) => telemetry::Output::Stderr,
+    };
+    telemetry::init_to(&config.log, output);
     let result = match cli.command {
         None | Some(Command::Serve) => serve(config).await,
         Some(Command::Admin(AdminCommand::Create { email, name })) => {
             admin::create_from_stdin(&config, &email, name.as_deref()).await
+        }
+        Some(Command::Billing(BillingCommand::Reconcile { from, to })) => {
+            cms_server::billing::reconcile::run(&config, &from, &to).await
         }
         Some(Command::Seed {
             conversations,

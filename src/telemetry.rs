@@ -6,15 +6,28 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogConfig;
 
 pub fn init(cfg: &LogConfig) {
+    init_to(cfg, Output::Stdout);
+}
+
+/// Where log lines go: the server's own output is its log; a command's
+/// output is what it prints, so its log goes to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Stdout,
+    Stderr,
+}
+
+pub fn init_to(cfg: &LogConfig, out: Output) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&cfg.filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // A second init (tests) keeps the first subscriber.
-    let _ = if cfg.json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
+    let _ = match (cfg.json, out) {
+        (true, Output::Stdout) => builder.json().try_init(),
+        (true, Output::Stderr) => builder.json().with_writer(std::io::stderr).try_init(),
+        (false, Output::Stdout) => builder.try_init(),
+        (false, Output::Stderr) => builder.with_writer(std::io::stderr).try_init(),
     };
 }
 

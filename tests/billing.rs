@@ -1213,4 +1213,100 @@ async fn a_weeks_earnings_are_paid_out_once_with_a_statement() {
         )
         .await;
     assert_eq!(summary["paid_out"], 3200, "{summary}");
+
+    // Reconciliation: the ledger's charge and transfer are Stripe's.
+    let mut cfg = test_config();
+    stripe::billing_on(&mut cfg, &fake);
+    let api = cms_server::billing::stripe::StripeApi::from_config(&cfg.stripe)
+        .unwrap()
+        .unwrap();
+    let store = app.store.as_ref().unwrap();
+    let (from, to) = (
+        "2027-03-01T00:00:00Z".parse().unwrap(),
+        "2027-04-01T00:00:00Z".parse().unwrap(),
+    );
+    let report = cms_server::billing::reconcile::report(store, &api, from, to)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.matched, report.differences.len()),
+        (2, 0),
+        "{report:?}"
+    );
+    let asked = fake.requests_to("GET", "/v1/balance_transactions");
+    assert_eq!(
+        asked[0].field("created[gte]"),
+        Some(from.timestamp().to_string().as_str())
+    );
+    assert_eq!(
+        asked[0].field("created[lt]"),
+        Some(to.timestamp().to_string().as_str())
+    );
+    // Something at Stripe the ledger never saw is reported, across pages.
+    fake.add_balance_transaction("ch_elsewhere", "charge", 999);
+    fake.add_balance_transaction("ch_other", "charge", 1);
+    let report = cms_server::billing::reconcile::report(store, &api, from, to)
+        .await
+        .unwrap();
+    assert_eq!(report.matched, 2);
+    let missing: Vec<_> = report
+        .differences
+        .iter()
+        .map(|d| serde_json::to_value(d).unwrap())
+        .collect();
+    assert_eq!(missing.len(), 2, "{missing:?}");
+    assert!(missing.iter().all(|d| d["kind"] == "missing_in_ledger"));
+    assert!(
+        fake.requests_to("GET", "/v1/balance_transactions")
+            .iter()
+            .any(|r| r.field("starting_after").is_some()),
+        "paged"
+    );
+}
+
+/// `cms-server billing reconcile` on a fresh store: nothing at Stripe is
+/// nothing to report; a charge at Stripe the ledger never made is
+/// reported and the command fails.
+#[actix_web::test]
+async fn the_reconcile_command_reports_what_only_stripe_has() {
+    let fake = FakeStripe::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("surrealkv://{}", dir.path().join("db").display());
+    let run = |fake_base: String, db: String| async move {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_cms-server"))
+            .args(["--config", "/nonexistent/cms.toml", "--database-url", &db])
+            .args([
+                "billing",
+                "reconcile",
+                "--from",
+                "2027-03-01",
+                "--to",
+                "2027-04-01",
+            ])
+            .env("CMS_LOG_FILTER", "warn")
+            .env("CMS_STRIPE_SECRET_KEY", stripe::SECRET_KEY)
+            .env("CMS_STRIPE_API_BASE", fake_base)
+            .output()
+            .await
+            .unwrap()
+    };
+    let clean = run(fake.base.clone(), db.clone()).await;
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    let report: Value = serde_json::from_slice(&clean.stdout).unwrap();
+    assert_eq!(
+        (&report["matched"], &report["differences"]),
+        (&json!(0), &json!([]))
+    );
+
+    fake.add_balance_transaction("ch_unknown", "charge", 4000);
+    let off = run(fake.base.clone(), db).await;
+    assert!(!off.status.success(), "a difference fails the command");
+    let report: Value = serde_json::from_slice(&off.stdout).unwrap();
+    assert_eq!(report["differences"][0]["kind"], "missing_in_ledger");
+    assert_eq!(report["differences"][0]["source"], "ch_unknown");
+    assert!(String::from_utf8_lossy(&off.stderr).contains("1 differences"));
 }

@@ -284,7 +284,7 @@ pub async fn process_one(deps: &Billing, c: &ChargeRow) -> Result<(), StoreError
     match answer {
         Ok(charged) => {
             deps.store
-                .charge_intent(c, &charged.payment_intent, now)
+                .charge_intent(c, &charged.payment_intent, charged.charge.as_deref(), now)
                 .await?;
             match charged.status {
                 IntentStatus::Succeeded => succeeded(deps, c, now).await,

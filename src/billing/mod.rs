@@ -12,6 +12,7 @@
 pub mod charge;
 pub mod config;
 pub mod payouts;
+pub mod reconcile;
 pub mod stripe;
 pub mod webhook;
 
@@ -548,6 +549,9 @@ async fn payment(
         Err(e) => return Err(e.into()),
     };
     let handled = if webhook::Kind::of(&event.kind) == webhook::Kind::PaymentSucceeded {
+        if let Some(ch) = event.data.object["latest_charge"].as_str() {
+            deps.store.charge_intent(&c, intent, Some(ch), now).await?;
+        }
         charge::succeeded(deps, &c, now).await?;
         Handled::Applied
     } else if c.status == cms_domain::charge::ChargeStatus::Succeeded {

@@ -21,6 +21,7 @@ use stripe_connect::account_link::{CreateAccountLink, CreateAccountLinkType};
 use stripe_connect::transfer::CreateTransfer;
 use stripe_core::PaymentIntentStatus;
 use stripe_core::SetupIntentAllowedPaymentMethodTypes;
+use stripe_core::balance_transaction::ListBalanceTransaction;
 use stripe_core::customer::CreateCustomer;
 use stripe_core::payment_intent::{CreatePaymentIntent, CreatePaymentIntentOffSession};
 use stripe_core::payout::CreatePayout;
@@ -88,7 +89,21 @@ pub enum IntentStatus {
 #[derive(Debug, Clone)]
 pub struct Charged {
     pub payment_intent: String,
+    /// The Charge that took the money (`ch_…`): its balance transaction's
+    /// source, which reconciliation matches.
+    pub charge: Option<String>,
     pub status: IntentStatus,
+}
+
+/// One line of the platform's Stripe balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceLine {
+    pub id: String,
+    /// `charge`, `payment`, `transfer`, `refund` …
+    pub kind: String,
+    pub amount: i64,
+    /// What made it: a charge, a transfer.
+    pub source: Option<String>,
 }
 
 /// A SetupIntent for the app to confirm with Stripe.js.
@@ -263,6 +278,7 @@ impl StripeApi {
             .await?;
         Ok(Charged {
             payment_intent: intent.id.to_string(),
+            charge: intent.latest_charge.as_ref().map(|c| c.id().to_string()),
             status: match intent.status {
                 PaymentIntentStatus::Succeeded => IntentStatus::Succeeded,
                 PaymentIntentStatus::RequiresAction => IntentStatus::RequiresAction,
@@ -321,6 +337,42 @@ impl StripeApi {
             .send(&self.client)
             .await?;
         Ok(p.id.to_string())
+    }
+
+    /// The platform balance's transactions created in `[from, to)` (unix
+    /// seconds), every page.
+    pub async fn balance_transactions(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<BalanceLine>, StripeFailure> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let bounds = stripe_types::RangeBoundsTs {
+                gt: None,
+                gte: Some(from),
+                lt: Some(to),
+                lte: None,
+            };
+            let mut req = ListBalanceTransaction::new()
+                .created(stripe_types::RangeQueryTs::Bounds(bounds))
+                .limit(100);
+            if let Some(a) = &after {
+                req = req.starting_after(a.clone());
+            }
+            let page = req.send(&self.client).await?;
+            out.extend(page.data.iter().map(|t| BalanceLine {
+                id: t.id.to_string(),
+                kind: t.type_.as_str().to_owned(),
+                amount: t.amount,
+                source: t.source.as_ref().map(|s| s.id().to_string()),
+            }));
+            after = page.data.last().map(|t| t.id.to_string());
+            if !page.has_more || after.is_none() {
+                return Ok(out);
+            }
+        }
     }
 
     /// A saved card's brand, last four digits and expiry.

@@ -155,6 +155,17 @@ pub struct ChargeTotals {
     pub waiting: i64,
 }
 
+/// A movement of money at Stripe as the store records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Movement {
+    /// The charge's or the payout's own key.
+    pub ours: String,
+    /// Stripe's id of what moved it (`ch_…`, `tr_…`), when known.
+    #[serde(default)]
+    pub source: Option<String>,
+    pub amount: i64,
+}
+
 /// A lesson of a family's month, as its statement reads it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct MonthLesson {
@@ -410,20 +421,57 @@ impl Store {
     }
 
     /// Stripe made the PaymentIntent: its id is kept (the webhook finds
-    /// the charge by it).
+    /// the charge by it), and the Charge that took the money once known.
     pub async fn charge_intent(
         &self,
         c: &ChargeRow,
         payment_intent: &str,
+        stripe_charge: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let sql = format!(
-            "UPDATE {CHARGE_ID} SET payment_intent = $pi, updated_at = <datetime>$now RETURN NONE"
+            "UPDATE {CHARGE_ID} SET payment_intent = $pi, stripe_charge = $ch ?? stripe_charge,
+                 updated_at = <datetime>$now RETURN NONE"
         );
         let mut vars = id_vars(c);
         vars["pi"] = json!(payment_intent);
+        vars["ch"] = json!(stripe_charge);
         vars["now"] = json!(ts(now));
-        self.value(&sql, vars, 0).await.map(|_| ())
+        self.value(&sql, super::without_nulls(vars), 0)
+            .await
+            .map(|_| ())
+    }
+
+    /// What the ledger says reached or left Stripe in `[from, to)`: each
+    /// collected charge (by its Charge id) and each payout's transfer, with
+    /// its amount as Stripe's balance shows it (a transfer leaves it).
+    pub async fn stripe_movements(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Movement>, StoreError> {
+        let vars = json!({ "from": ts(from), "to": ts(to) });
+        let mut out: Vec<Movement> = self
+            .rows(
+                "SELECT record::id(lesson) + ':' + record::id(family) + ':' + purpose AS ours,
+                     stripe_charge AS source, amount
+                 FROM charge WHERE status = 'succeeded'
+                     AND succeeded_at >= <datetime>$from AND succeeded_at < <datetime>$to",
+                vars.clone(),
+                0,
+            )
+            .await?;
+        let transfers: Vec<Movement> = self
+            .rows(
+                "SELECT record::id(tutor) + ':' + week AS ours, transfer AS source, -amount AS amount
+                 FROM payout WHERE transfer != NONE
+                     AND updated_at >= <datetime>$from AND updated_at < <datetime>$to",
+                vars,
+                0,
+            )
+            .await?;
+        out.extend(transfers);
+        Ok(out)
     }
 
     /// The charge whose PaymentIntent this is.

@@ -77,6 +77,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0016_payouts.surql",
         sql: include_str!("../../migrations/0016_payouts.surql"),
     },
+    Migration {
+        name: "0017_reconcile.surql",
+        sql: include_str!("../../migrations/0017_reconcile.surql"),
+    },
 ];
 
 impl Store {

@@ -48,6 +48,8 @@ struct State {
     /// Error codes the next new PaymentIntents are refused with (a card
     /// declined, authentication required), in order; then they succeed.
     refuse_next: Vec<String>,
+    /// The platform balance's transactions, as Stripe lists them.
+    balance: Vec<Value>,
     /// New PaymentIntents still to make but answer with a 500, as when
     /// Stripe takes a charge and its answer never arrives.
     lose_next_answers: usize,
@@ -82,6 +84,10 @@ impl FakeStripe {
                 .route("/v1/accounts", web::post().to(create_account))
                 .route("/v1/payment_intents", web::post().to(create_payment_intent))
                 .route("/v1/transfers", web::post().to(create_transfer))
+                .route(
+                    "/v1/balance_transactions",
+                    web::get().to(balance_transactions),
+                )
                 .route("/v1/payouts", web::post().to(create_payout))
                 .route("/v1/account_links", web::post().to(create_account_link))
                 .default_service(web::to(unknown))
@@ -119,6 +125,15 @@ impl FakeStripe {
     /// keys) but answered with a 500.
     pub fn lose_next_charge_answers(&self, n: usize) {
         lock(&self.state).lose_next_answers = n;
+    }
+
+    /// A balance transaction Stripe has and the ledger may not (a charge
+    /// made outside the platform, say).
+    pub fn add_balance_transaction(&self, source: &str, kind: &str, amount: i64) {
+        let mut s = lock(&self.state);
+        s.next += 1;
+        let id = format!("txn_standin{}", s.next);
+        s.balance.push(balance_line(&id, kind, source, amount));
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -430,6 +445,9 @@ async fn create_payment_intent(
     s.next += 1;
     let id = format!("pi_standin{}", s.next);
     let answer = if s.refuse_next.is_empty() {
+        let txn = format!("txn_{id}");
+        s.balance
+            .push(balance_line(&txn, "charge", &format!("ch_{id}"), amount));
         payment_intent(&id, amount, customer.as_deref(), "succeeded")
     } else {
         let code = s.refuse_next.remove(0);
@@ -469,6 +487,8 @@ async fn create_transfer(
     idempotent(&state, &r, |s| {
         s.next += 1;
         let id = format!("tr_standin{}", s.next);
+        s.balance
+            .push(balance_line(&format!("txn_{id}"), "transfer", &id, -amount));
         json!({
             "id": id, "object": "transfer", "amount": amount, "amount_reversed": 0,
             "balance_transaction": format!("txn_{id}"), "created": 1_773_100_000, "currency": "gbp",
@@ -511,6 +531,37 @@ async fn create_payout(
             "trace_id": null, "type": "bank_account"
         })
     })
+}
+
+fn balance_line(id: &str, kind: &str, source: &str, amount: i64) -> Value {
+    json!({
+        "id": id, "object": "balance_transaction", "amount": amount, "available_on": 1_773_300_000,
+        "balance_type": "payments", "created": 1_773_100_000, "currency": "gbp", "description": null,
+        "exchange_rate": null, "fee": 0, "fee_details": [], "net": amount,
+        "reporting_category": kind, "source": source, "status": "available", "type": kind
+    })
+}
+
+async fn balance_transactions(state: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
+    let r = record(&state, &req, req.query_string().as_bytes());
+    if !authorized(&r) {
+        return error(401, "api_key_invalid", "Invalid API Key provided");
+    }
+    let all = lock(&state).balance.clone();
+    // Pages of two, newest first, as Stripe pages: `starting_after` an id.
+    let mut list: Vec<Value> = all.into_iter().rev().collect();
+    if let Some(after) = r.field("starting_after") {
+        let at = list
+            .iter()
+            .position(|t| t["id"] == after)
+            .map_or(list.len(), |i| i + 1);
+        list.drain(..at);
+    }
+    let has_more = list.len() > 2;
+    list.truncate(2);
+    HttpResponse::Ok().json(json!({
+        "object": "list", "data": list, "has_more": has_more, "url": "/v1/balance_transactions"
+    }))
 }
 
 async fn unknown(state: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
