@@ -7,7 +7,7 @@ use crate::routes::error::ApiError;
 use crate::state::AppState;
 use cms_domain::scheduling::time;
 
-fn instant(name: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
+pub(crate) fn instant(name: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::billing::{self, Earnings, Summary};
 use crate::routes::error::ApiError;
 use crate::routes::extract::{AdminUser, AuthUser};
-use crate::routes::window::window;
+use crate::routes::window::{instant, window};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -28,14 +28,16 @@ fn span(
     state: &AppState,
     q: &Span,
 ) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>), ApiError> {
-    match (&q.from, &q.to) {
-        (None, None) => {
-            let now = state.clock.now();
-            let from = (now - Duration::days(30)).to_rfc3339();
-            window(state, Some(&from), Some(&now.to_rfc3339()), 30)
-        }
-        (from, to) => window(state, from.as_deref(), to.as_deref(), 30),
-    }
+    // `to` first: it is now unless given, and `from` 30 days before it.
+    let to = match &q.to {
+        Some(t) => instant("to", t)?,
+        None => state.clock.now(),
+    };
+    let from = match &q.from {
+        Some(f) => f.clone(),
+        None => (to - Duration::days(30)).to_rfc3339(),
+    };
+    window(state, Some(&from), Some(&to.to_rfc3339()), 30)
 }
 
 /// The tutor's charged lessons in the span with gross, fee and net, and
@@ -50,6 +52,10 @@ pub async fn earnings(
     user: AuthUser,
     q: web::Query<Span>,
 ) -> Result<HttpResponse, ApiError> {
+    // The role before the query: anyone else is told so whatever they ask.
+    if user.role != cms_actors::Role::Tutor {
+        return Err(ApiError::Forbidden("only a tutor has earnings".into()));
+    }
     let (from, to) = span(&state, &q)?;
     Ok(HttpResponse::Ok().json(billing::earnings(&state.billing, &user, from, to).await?))
 }
