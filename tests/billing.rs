@@ -77,6 +77,49 @@ async fn webhook(app: &TestApp, body: &str, signature: Option<&str>) -> (u16, Va
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// Puts a Visa card on the parent's family the way it happens: the parent
+/// sets up, Stripe confirms, its webhook arrives. Answers the customer.
+async fn save_card(app: &TestApp, fake: &FakeStripe, parent: &User, pm: &str) -> String {
+    let (status, body) = app
+        .post("/api/v1/billing/setup", Some(&parent.token), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let customer = fake
+        .requests_to("POST", "/v1/setup_intents")
+        .last()
+        .and_then(|r| r.field("customer").map(str::to_owned))
+        .expect("a SetupIntent for a customer");
+    fake.add_card(pm, "visa", "4242", 12, 2030);
+    let event = card_event(&format!("evt_{pm}_{customer}"), &customer, pm, now_secs());
+    let (status, answer) = webhook(app, &event, Some(&stripe::signature(&event, now_secs()))).await;
+    assert_eq!(status, 200, "{answer}");
+    customer
+}
+
+/// The tutor starts and ends the lesson, every child present.
+async fn hold(app: &TestApp, tutor: &User, lesson_id: &str, kids: &[&str]) {
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/lessons/{lesson_id}/start"),
+            Some(&tutor.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let attendance: Vec<Value> = kids
+        .iter()
+        .map(|k| json!({ "student_id": k, "status": "present" }))
+        .collect();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/lessons/{lesson_id}/end"),
+            Some(&tutor.token),
+            json!({ "notes": "", "attendance": attendance }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 /// The ledger's invariants, checked after every billing scenario: every
 /// entry sums to zero and every balance is the sum of its postings.
 async fn assert_ledger_sound(app: &TestApp) {
@@ -447,14 +490,7 @@ async fn a_completed_lesson_is_charged_once_with_the_split() {
     .await;
     let lesson_id = lesson["id"].as_str().unwrap().to_owned();
     // The card on file.
-    let (status, _) = app
-        .post("/api/v1/billing/setup", Some(&s.parent.token), json!({}))
-        .await;
-    assert_eq!(status, 200);
-    fake.add_card("pm_visa", "visa", "4242", 12, 2030);
-    let saved = card_event("evt_card", "cus_standin1", "pm_visa", now_secs());
-    let (status, _) = webhook(&app, &saved, Some(&stripe::signature(&saved, now_secs()))).await;
-    assert_eq!(status, 200);
+    save_card(&app, &fake, &s.parent, "pm_visa").await;
 
     clock.set("2027-03-10T16:00:00Z".parse().unwrap());
     let (status, body) = app
@@ -787,35 +823,12 @@ async fn declines_are_retried_then_fail_and_authentication_waits() {
     )
     .await;
     let lesson_id = lesson["id"].as_str().unwrap().to_owned();
-    let (status, _) = app
-        .post("/api/v1/billing/setup", Some(&s.parent.token), json!({}))
-        .await;
-    assert_eq!(status, 200);
-    fake.add_card("pm_visa", "visa", "4242", 12, 2030);
-    let saved = card_event("evt_card", "cus_standin1", "pm_visa", now_secs());
-    let (status, _) = webhook(&app, &saved, Some(&stripe::signature(&saved, now_secs()))).await;
-    assert_eq!(status, 200);
+    save_card(&app, &fake, &s.parent, "pm_visa").await;
 
     let board = app.joined(&s.admin, "admin:monitor").await;
     fake.refuse_next_charges(&["card_declined"; 4]);
     clock.set("2027-03-10T16:00:00Z".parse().unwrap());
-    let (status, _) = app
-        .post(
-            &format!("/api/v1/lessons/{lesson_id}/start"),
-            Some(&s.tutor.token),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let marks = json!({ "notes": "", "attendance": [{ "student_id": kid, "status": "present" }] });
-    let (status, _) = app
-        .post(
-            &format!("/api/v1/lessons/{lesson_id}/end"),
-            Some(&s.tutor.token),
-            marks,
-        )
-        .await;
-    assert_eq!(status, 200);
+    hold(&app, &s.tutor, &lesson_id, &[kid]).await;
     // Attempts at the end, then 10, 20 and 40 minutes after each.
     for (n, wait_min) in [(1, 11), (2, 21), (3, 41), (4, 0)] {
         let deadline = std::time::Instant::now() + common::WAIT;
@@ -883,23 +896,7 @@ async fn declines_are_retried_then_fail_and_authentication_waits() {
     let second_id = second["id"].as_str().unwrap().to_owned();
     fake.refuse_next_charges(&["authentication_required"]);
     clock.set("2027-03-11T16:00:00Z".parse().unwrap());
-    let (status, _) = app
-        .post(
-            &format!("/api/v1/lessons/{second_id}/start"),
-            Some(&s.tutor.token),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let marks = json!({ "notes": "", "attendance": [{ "student_id": kid, "status": "present" }] });
-    let (status, _) = app
-        .post(
-            &format!("/api/v1/lessons/{second_id}/end"),
-            Some(&s.tutor.token),
-            marks,
-        )
-        .await;
-    assert_eq!(status, 200);
+    hold(&app, &s.tutor, &second_id, &[kid]).await;
     let deadline = std::time::Instant::now() + common::WAIT;
     loop {
         let (_, o) = app.get("/api/v1/billing", Some(&s.parent.token)).await;
@@ -949,14 +946,7 @@ async fn late_cancellations_are_charged_and_no_shows_and_credits_are_not() {
     let s = school(&app, 1).await;
     let family = s.parent.family_id.clone().unwrap();
     let kid = s.kids[0].as_str();
-    let (status, _) = app
-        .post("/api/v1/billing/setup", Some(&s.parent.token), json!({}))
-        .await;
-    assert_eq!(status, 200);
-    fake.add_card("pm_visa", "visa", "4242", 12, 2030);
-    let saved = card_event("evt_card", "cus_standin1", "pm_visa", now_secs());
-    let (status, _) = webhook(&app, &saved, Some(&stripe::signature(&saved, now_secs()))).await;
-    assert_eq!(status, 200);
+    save_card(&app, &fake, &s.parent, "pm_visa").await;
 
     // Four hours' notice: late, charged.
     let late = book_ok(
@@ -1018,23 +1008,7 @@ async fn late_cancellations_are_charged_and_no_shows_and_credits_are_not() {
     let makeup = book_ok(&app, &s.parent, makeup).await;
     let makeup_id = makeup["id"].as_str().unwrap().to_owned();
     clock.set("2027-03-13T10:00:00Z".parse().unwrap());
-    let (status, _) = app
-        .post(
-            &format!("/api/v1/lessons/{makeup_id}/start"),
-            Some(&s.tutor.token),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let marks = json!({ "notes": "", "attendance": [{ "student_id": kid, "status": "present" }] });
-    let (status, _) = app
-        .post(
-            &format!("/api/v1/lessons/{makeup_id}/end"),
-            Some(&s.tutor.token),
-            marks,
-        )
-        .await;
-    assert_eq!(status, 200);
+    hold(&app, &s.tutor, &makeup_id, &[kid]).await;
 
     let (_, overview) = app.get("/api/v1/billing", Some(&s.parent.token)).await;
     assert_eq!(
@@ -1108,23 +1082,7 @@ async fn a_weeks_earnings_are_paid_out_once_with_a_statement() {
     .await;
     let id = lesson["id"].as_str().unwrap().to_owned();
     clock.set("2027-03-10T16:00:00Z".parse().unwrap());
-    let (status, _) = app
-        .post(
-            &format!("/api/v1/lessons/{id}/start"),
-            Some(&s.tutor.token),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let marks = json!({ "notes": "", "attendance": [{ "student_id": kid, "status": "present" }] });
-    let (status, _) = app
-        .post(
-            &format!("/api/v1/lessons/{id}/end"),
-            Some(&s.tutor.token),
-            marks,
-        )
-        .await;
-    assert_eq!(status, 200);
+    hold(&app, &s.tutor, &id, &[kid]).await;
     charges_once(&app, &s.parent, "succeeded").await;
     assert!(
         fake.requests_to("POST", "/v1/transfers").is_empty(),

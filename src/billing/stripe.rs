@@ -131,6 +131,15 @@ fn key(k: &str) -> RequestStrategy {
     }
 }
 
+/// Billing's configured currency as Stripe's type; a code Stripe does
+/// not know is refused before any request.
+fn currency_of(code: &str) -> Result<stripe_types::Currency, StripeFailure> {
+    code.parse().map_err(|_| StripeFailure::Refused {
+        code: Some("invalid_currency".into()),
+        status: 0,
+    })
+}
+
 impl StripeApi {
     /// The client, if billing is on (a secret key is set).
     pub fn from_config(cfg: &StripeConfig) -> Option<Result<Self, StripeFailure>> {
@@ -255,11 +264,7 @@ impl StripeApi {
     /// charge's and its attempt's, so a retry of one attempt after a crash
     /// or a timeout gets Stripe's first answer, never a second charge.
     pub async fn charge(&self, req: &ChargeRequest<'_>) -> Result<Charged, StripeFailure> {
-        let currency: stripe_types::Currency =
-            req.currency.parse().map_err(|_| StripeFailure::Refused {
-                code: Some("invalid_currency".into()),
-                status: 0,
-            })?;
+        let currency = currency_of(req.currency)?;
         let metadata = HashMap::from([
             ("lesson_id".to_owned(), req.lesson.to_owned()),
             ("family_id".to_owned(), req.family.to_owned()),
@@ -299,11 +304,7 @@ impl StripeApi {
         account: &str,
         group: &str,
     ) -> Result<String, StripeFailure> {
-        let currency: stripe_types::Currency =
-            currency.parse().map_err(|_| StripeFailure::Refused {
-                code: Some("invalid_currency".into()),
-                status: 0,
-            })?;
+        let currency = currency_of(currency)?;
         let t = CreateTransfer::new(currency, account)
             .amount(amount)
             .transfer_group(group)
@@ -325,11 +326,7 @@ impl StripeApi {
         amount: i64,
         currency: &str,
     ) -> Result<String, StripeFailure> {
-        let currency: stripe_types::Currency =
-            currency.parse().map_err(|_| StripeFailure::Refused {
-                code: Some("invalid_currency".into()),
-                status: 0,
-            })?;
+        let currency = currency_of(currency)?;
         let p = CreatePayout::new(amount, currency)
             .customize()
             .request_strategy(key(idempotency))
