@@ -141,18 +141,20 @@ impl Application {
             clock: clock.clone(),
             stripe,
             stripe_config: config.stripe.clone(),
-            config: config.billing.clone(),
+            rules: crate::billing::charge::ChargeRules::from_config(&config.billing)
+                .map_err(StartupError::Billing)?,
             broker: broker.clone(),
             notifier: notify.clone(),
         };
         let charging = match &billing.stripe {
             None => None,
             Some(_) => {
-                let rules = crate::billing::charge::ChargeRules::from_config(&config.billing)
-                    .map_err(StartupError::Billing)?;
                 let charger = crate::billing::charge::ChargerHandle::default();
                 crate::billing::charge::Charger::start(billing.clone(), charger.clone());
-                Some(crate::billing::charge::Charging { rules, charger })
+                Some(crate::billing::charge::Charging {
+                    rules: billing.rules.clone(),
+                    charger,
+                })
             }
         };
         let homework = crate::homework::Homework {

@@ -36,6 +36,27 @@ vocab! {
     }
 }
 
+vocab! {
+    /// Where a tutor's weekly payout stands.
+    pub enum PayoutStatus {
+        /// Made, with its ledger entry; Stripe not yet told in full.
+        Pending = "pending",
+        /// The transfer and the bank payout are made.
+        Paid = "paid",
+    }
+}
+
+/// How a seat on a family's statement was paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PaidWith {
+    /// A charge to the card on file.
+    Card,
+    /// A makeup credit.
+    Credit,
+}
+
 /// A charge to make: the family's seats in one lesson, priced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedCharge {

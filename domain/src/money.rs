@@ -142,6 +142,21 @@ pub struct Priced {
     pub rank: usize,
 }
 
+/// The business's clocks: weeks, months and payout days are UK ones.
+pub const UK: Tz = chrono_tz::Europe::London;
+
+/// The instant the UK clock shows `hour`:00 on `day` (the first instant
+/// after the gap, should the clocks skip it).
+pub fn uk_at(day: NaiveDate, hour: u32) -> DateTime<Utc> {
+    let local = day.and_time(chrono::NaiveTime::MIN) + Duration::hours(i64::from(hour));
+    crate::scheduling::time::resolve_lenient(UK, local)
+}
+
+/// A UK week's bounds: its Monday's midnight and the next Monday's.
+pub fn week_bounds(monday: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    (uk_at(monday, 0), uk_at(monday + Duration::days(7), 0))
+}
+
 /// The Monday of the week `at` falls in, in `tz`.
 pub fn week_of(at: DateTime<Utc>, tz: Tz) -> NaiveDate {
     let day = at.with_timezone(&tz).date_naive();

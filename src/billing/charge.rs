@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use cms_actors::messages::Push;
 use cms_domain::charge::{self, ChargePurpose, ChargeStatus};
 use cms_domain::ledger::{Account, Entry, EntryKind};
-use cms_domain::money::{Bps, Seat, SiblingDiscount};
+use cms_domain::money::{self, Bps, Seat, SiblingDiscount};
 use cms_protocol::board::{AlertKind, BoardAlert};
 use cms_protocol::{Topic, event};
 use cms_store::charges::{ChargeRow, ChargedSeat, NewCharge};
@@ -27,7 +27,9 @@ use tokio::sync::Notify;
 
 use super::Billing;
 use super::config::BillingConfig;
-use super::stripe::{ChargeRequest, IntentStatus, StripeFailure};
+use super::stripe::{
+    AUTHENTICATION_REQUIRED, ChargeRequest, IntentStatus, StripeFailure, asks_for_authentication,
+};
 
 /// Attempts at most for a charge Stripe declines; then it fails.
 const MAX_ATTEMPTS: u32 = 4;
@@ -41,7 +43,10 @@ const SWEEP_EVERY_SECS: i64 = 60;
 pub struct ChargeRules {
     pub fee: Bps,
     pub discount: SiblingDiscount,
+    /// Lower case, as Stripe writes it.
     pub currency: String,
+    /// The weekday tutors are paid on.
+    pub payday: chrono::Weekday,
 }
 
 impl ChargeRules {
@@ -56,10 +61,17 @@ impl ChargeRules {
             .map_err(|e| format!("billing.sibling_discount_bps: {e}"))?;
         let discount = SiblingDiscount::new(tiers)
             .map_err(|e| format!("billing.sibling_discount_bps: {e}"))?;
+        let payday = cfg.payout_weekday.parse().map_err(|_| {
+            format!(
+                "billing.payout_weekday: {:?} is not a weekday (mon … sun)",
+                cfg.payout_weekday
+            )
+        })?;
         Ok(Self {
             fee,
             discount,
             currency: cfg.currency.to_ascii_lowercase(),
+            payday,
         })
     }
 }
@@ -80,16 +92,8 @@ pub struct Week {
 
 /// Reads each family's week of the lesson (Monday to Sunday, UK time).
 pub async fn week_of(store: &Store, l: &LessonState) -> Result<Week, StoreError> {
-    let tz = chrono_tz::Europe::London;
-    let monday = cms_domain::money::week_of(l.starts_at, tz);
-    let bound = |d: chrono::NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .and_then(|t| t.and_local_timezone(tz).earliest())
-            .map(|t| t.with_timezone(&Utc))
-    };
-    let (Some(from), Some(to)) = (bound(monday), bound(monday + Duration::days(7))) else {
-        return Ok(Week { seats: Vec::new() });
-    };
+    let monday = money::week_of(l.starts_at, money::UK);
+    let (from, to) = money::week_bounds(monday);
     let mut families: Vec<&str> = l.seats.iter().map(|s| s.family_id.as_str()).collect();
     families.sort_unstable();
     families.dedup();
@@ -143,7 +147,7 @@ pub fn plan(
         &l.credit_student_ids,
         &rules.discount,
         rules.fee,
-        chrono_tz::Europe::London,
+        money::UK,
     );
     let mut charges = Vec::new();
     let mut entries = Vec::new();
@@ -294,7 +298,7 @@ pub async fn process_one(deps: &Billing, c: &ChargeRow) -> Result<(), StoreError
                         deps,
                         c,
                         ChargeStatus::RequiresAction,
-                        "authentication_required",
+                        AUTHENTICATION_REQUIRED,
                         now,
                     )
                     .await
@@ -304,7 +308,7 @@ pub async fn process_one(deps: &Billing, c: &ChargeRow) -> Result<(), StoreError
         }
         Err(StripeFailure::Refused { code, .. }) => {
             let code = code.unwrap_or_else(|| "refused".into());
-            if code == "authentication_required" {
+            if asks_for_authentication(&code) {
                 stop(deps, c, ChargeStatus::RequiresAction, &code, now).await
             } else if attempt >= MAX_ATTEMPTS {
                 stop(deps, c, ChargeStatus::Failed, &code, now).await

@@ -19,6 +19,7 @@ pub mod webhook;
 use std::sync::Arc;
 
 use cms_actors::Clock;
+use cms_domain::charge::PaidWith;
 use cms_domain::ledger::Account;
 use cms_domain::{Caller, Role};
 use cms_store::billing::{Card, EventSeen};
@@ -26,7 +27,7 @@ use cms_store::{Store, StoreError};
 use serde::Serialize;
 use thiserror::Error;
 
-use self::config::{BillingConfig, StripeConfig};
+use self::config::StripeConfig;
 use self::stripe::{StripeApi, StripeFailure};
 use self::webhook::{Event, WebhookError};
 
@@ -38,7 +39,8 @@ pub struct Billing {
     /// `None`: billing is off.
     pub stripe: Option<StripeApi>,
     pub stripe_config: StripeConfig,
-    pub config: BillingConfig,
+    /// `[billing]`, checked at start.
+    pub rules: charge::ChargeRules,
     /// Where a failed charge is said on the admins' board.
     pub broker: Arc<dyn cms_actors::Broker>,
     /// Woken when a charge's step makes a notice due.
@@ -159,12 +161,13 @@ pub struct PayoutStatus {
     pub payouts_enabled: bool,
 }
 
-fn tutor_only(user: &Caller) -> Result<(), BillingError> {
+/// Payouts and earnings are a tutor's own.
+pub fn tutor_only(user: &Caller) -> Result<(), BillingError> {
     if user.role == Role::Tutor {
         Ok(())
     } else {
         Err(BillingError::Forbidden(
-            "only a tutor has a payout account".into(),
+            "only a tutor has payouts and earnings".into(),
         ))
     }
 }
@@ -274,9 +277,9 @@ pub struct StatementLine {
     /// What was (or is to be) charged for it: 0 when a credit paid, when
     /// not charged (yet), or never charged (a tutor no-show).
     pub charged: i64,
-    /// `card` (a charge), `credit` (a makeup credit), or absent.
+    /// A charge to the card, a makeup credit, or absent.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub paid_with: Option<&'static str>,
+    pub paid_with: Option<cms_domain::charge::PaidWith>,
     /// The charge's purpose and status, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub charge: Option<cms_domain::charge::ChargePurpose>,
@@ -303,7 +306,7 @@ pub struct Statement {
 pub fn month_span(
     month: &str,
 ) -> Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
-    use chrono::{Datelike, NaiveDate, TimeZone};
+    use chrono::{Datelike, NaiveDate};
     let (y, m) = month.split_once('-')?;
     let (y, m): (i32, u32) = (y.parse().ok()?, m.parse().ok()?);
     if month.len() != 7 {
@@ -315,13 +318,8 @@ pub fn month_span(
     } else {
         NaiveDate::from_ymd_opt(y, m + 1, 1)?
     };
-    let at = |d: NaiveDate| {
-        chrono_tz::Europe::London
-            .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
-            .earliest()
-            .map(|t| t.with_timezone(&chrono::Utc))
-    };
-    Some((at(first)?, at(next)?))
+    let at = |d| cms_domain::money::uk_at(d, 0);
+    Some((at(first), at(next)))
 }
 
 /// The family's statement for a month: every child's seat in every lesson
@@ -362,8 +360,8 @@ pub async fn statement(
                 discount: charged.map_or(0, |(_, s)| s.discount),
                 charged: charged.map_or(0, |(_, s)| s.pay),
                 paid_with: match (charged, by_credit) {
-                    (Some(_), _) => Some("card"),
-                    (None, true) => Some("credit"),
+                    (Some(_), _) => Some(PaidWith::Card),
+                    (None, true) => Some(PaidWith::Credit),
                     (None, false) => None,
                 },
                 charge: charged.map(|(c, _)| c.purpose),
@@ -560,7 +558,7 @@ async fn payment(
         let code = event.data.object["last_payment_error"]["code"]
             .as_str()
             .unwrap_or("declined");
-        let status = if code == "authentication_required" {
+        let status = if stripe::asks_for_authentication(code) {
             cms_domain::charge::ChargeStatus::RequiresAction
         } else {
             cms_domain::charge::ChargeStatus::Failed

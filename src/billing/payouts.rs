@@ -10,8 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use cms_domain::ledger::{Account, Entry, EntryKind};
+use cms_domain::money;
 use cms_store::StoreError;
 use cms_store::ledger::KeyedEntry;
 use cms_store::payouts::{Payable, PayoutRow};
@@ -21,32 +22,18 @@ use super::Billing;
 /// Payouts go from this hour of the payout day, UK time.
 const PAYOUT_HOUR: u32 = 9;
 
-fn weekday(name: &str) -> Weekday {
-    name.parse().unwrap_or(Weekday::Fri)
-}
-
-fn uk(d: NaiveDate, hour: u32) -> Option<DateTime<Utc>> {
-    chrono_tz::Europe::London
-        .from_local_datetime(&d.and_hms_opt(hour, 0, 0)?)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// The week paid by the latest payout day at or before `now`: its Monday
 /// and its bounds, the Monday-to-Monday before that payout day's week.
-pub fn week_due(
-    now: DateTime<Utc>,
-    payday: Weekday,
-) -> Option<(NaiveDate, DateTime<Utc>, DateTime<Utc>)> {
-    let today = now.with_timezone(&chrono_tz::Europe::London).date_naive();
+pub fn week_due(now: DateTime<Utc>, payday: Weekday) -> (NaiveDate, DateTime<Utc>, DateTime<Utc>) {
+    let today = now.with_timezone(&money::UK).date_naive();
     let back = (7 + today.weekday().num_days_from_monday() - payday.num_days_from_monday()) % 7;
     let mut day = today - Duration::days(i64::from(back));
-    if uk(day, PAYOUT_HOUR)? > now {
+    if money::uk_at(day, PAYOUT_HOUR) > now {
         day -= Duration::days(7);
     }
-    let this_monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
-    let monday = this_monday - Duration::days(7);
-    Some((monday, uk(monday, 0)?, uk(this_monday, 0)?))
+    let monday = money::week_of(money::uk_at(day, 12), money::UK) - Duration::days(7);
+    let (from, to) = money::week_bounds(monday);
+    (monday, from, to)
 }
 
 /// Makes the payouts due and sends every payout not yet sent in full.
@@ -69,10 +56,7 @@ pub async fn run_due(deps: &Billing) {
 }
 
 async fn open_due(deps: &Billing) -> Result<(), StoreError> {
-    let Some((monday, from, to)) = week_due(deps.clock.now(), weekday(&deps.config.payout_weekday))
-    else {
-        return Ok(());
-    };
+    let (monday, from, to) = week_due(deps.clock.now(), deps.rules.payday);
     let mut by_tutor: BTreeMap<String, Vec<Payable>> = BTreeMap::new();
     for c in deps.store.payable(from, to).await? {
         by_tutor.entry(c.tutor_id.clone()).or_default().push(c);
@@ -122,7 +106,7 @@ async fn send(deps: &Billing, p: &PayoutRow) -> Result<(), StoreError> {
     let Some(account) = deps.store.payout_account(&p.tutor_id).await? else {
         return Ok(());
     };
-    let currency = &deps.config.currency;
+    let currency = &deps.rules.currency;
     let key = p.key();
     let group = format!("payout_{}_{}", p.tutor_id, p.week);
     let transfer = match p.transfer.clone() {
@@ -177,17 +161,17 @@ mod tests {
     #[test]
     fn the_week_paid_is_the_one_before_the_payout_days_week() {
         // Friday 12 March 2027, 09:00 GMT: the week of Monday 1 March.
-        let (monday, from, to) = week_due(at("2027-03-12T09:00:00Z"), Weekday::Fri).unwrap();
+        let (monday, from, to) = week_due(at("2027-03-12T09:00:00Z"), Weekday::Fri);
         assert_eq!(monday, NaiveDate::from_ymd_opt(2027, 3, 1).unwrap());
         assert_eq!(
             (from, to),
             (at("2027-03-01T00:00:00Z"), at("2027-03-08T00:00:00Z"))
         );
         // An hour earlier it is still the payout of the Friday before.
-        let (monday, _, _) = week_due(at("2027-03-12T08:59:00Z"), Weekday::Fri).unwrap();
+        let (monday, _, _) = week_due(at("2027-03-12T08:59:00Z"), Weekday::Fri);
         assert_eq!(monday, NaiveDate::from_ymd_opt(2027, 2, 22).unwrap());
         // In summer the week runs on BST: Monday 00:00 BST is Sunday 23:00 UTC.
-        let (_, from, _) = week_due(at("2027-06-18T08:00:00Z"), Weekday::Fri).unwrap();
+        let (_, from, _) = week_due(at("2027-06-18T08:00:00Z"), Weekday::Fri);
         assert_eq!(from, at("2027-06-06T23:00:00Z"));
     }
 }

@@ -9,12 +9,8 @@ use cms_store::Store;
 use cms_store::charges::Movement;
 use serde::Serialize;
 
-use super::stripe::{BalanceLine, StripeApi};
+use super::stripe::{BalanceKind, BalanceLine, StripeApi};
 use crate::config::Config;
-
-/// Stripe's balance transactions that billing makes: a charge's, a
-/// transfer's. Others (Stripe's own fees, top-ups) are not the ledger's.
-const OURS: &[&str] = &["charge", "payment", "transfer"];
 
 /// One difference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,9 +45,11 @@ pub struct Report {
 
 /// Matches the two sides by Stripe's source id.
 pub fn compare(ours: &[Movement], theirs: &[BalanceLine]) -> (usize, Vec<Difference>) {
+    // Only what billing makes: Stripe's own fees and top-ups are not the
+    // ledger's.
     let theirs: Vec<&BalanceLine> = theirs
         .iter()
-        .filter(|t| OURS.contains(&t.kind.as_str()))
+        .filter(|t| t.kind != BalanceKind::Other)
         .collect();
     let mut matched = 0;
     let mut differences = Vec::new();
@@ -155,10 +153,10 @@ mod tests {
         }
     }
 
-    fn line(id: &str, kind: &str, source: &str, amount: i64) -> BalanceLine {
+    fn line(id: &str, kind: BalanceKind, source: &str, amount: i64) -> BalanceLine {
         BalanceLine {
             id: id.into(),
-            kind: kind.into(),
+            kind,
             amount,
             source: Some(source.into()),
         }
@@ -174,11 +172,11 @@ mod tests {
                 ours("p1", Some("tr_1"), -3200),
             ],
             &[
-                line("txn_1", "charge", "ch_1", 4000),
-                line("txn_2", "charge", "ch_2", 2400),
-                line("txn_3", "transfer", "tr_1", -3200),
-                line("txn_4", "charge", "ch_9", 999),
-                line("txn_5", "stripe_fee", "x", -10),
+                line("txn_1", BalanceKind::Charge, "ch_1", 4000),
+                line("txn_2", BalanceKind::Charge, "ch_2", 2400),
+                line("txn_3", BalanceKind::Transfer, "tr_1", -3200),
+                line("txn_4", BalanceKind::Charge, "ch_9", 999),
+                line("txn_5", BalanceKind::Other, "x", -10),
             ],
         );
         assert_eq!(matched, 2);

@@ -62,6 +62,25 @@ impl From<StripeError> for StripeFailure {
     }
 }
 
+/// Stripe's code when the bank wants the cardholder to authenticate (Strong
+/// Customer Authentication): the charge waits for the parent.
+pub const AUTHENTICATION_REQUIRED: &str = "authentication_required";
+
+/// Whether a refusal's code (an error's, or a PaymentIntent's last
+/// payment error's) asks the parent to authenticate rather than declines.
+pub fn asks_for_authentication(code: &str) -> bool {
+    code == AUTHENTICATION_REQUIRED
+}
+
+/// One line of the platform's Stripe balance, by what made it: the kinds
+/// billing makes (a charge's payment, a transfer) and everything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BalanceKind {
+    Charge,
+    Transfer,
+    Other,
+}
+
 /// What one off-session charge asks Stripe for.
 #[derive(Debug, Clone)]
 pub struct ChargeRequest<'a> {
@@ -99,8 +118,7 @@ pub struct Charged {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BalanceLine {
     pub id: String,
-    /// `charge`, `payment`, `transfer`, `refund` …
-    pub kind: String,
+    pub kind: BalanceKind,
     pub amount: i64,
     /// What made it: a charge, a transfer.
     pub source: Option<String>,
@@ -361,7 +379,11 @@ impl StripeApi {
             let page = req.send(&self.client).await?;
             out.extend(page.data.iter().map(|t| BalanceLine {
                 id: t.id.to_string(),
-                kind: t.type_.as_str().to_owned(),
+                kind: match t.type_.as_str() {
+                    "charge" | "payment" => BalanceKind::Charge,
+                    "transfer" => BalanceKind::Transfer,
+                    _ => BalanceKind::Other,
+                },
                 amount: t.amount,
                 source: t.source.as_ref().map(|s| s.id().to_string()),
             }));

@@ -24,7 +24,7 @@ pub struct PayoutRow {
     /// What families paid for those lessons, and the platform's fees.
     pub gross: i64,
     pub fee: i64,
-    pub status: String,
+    pub status: cms_domain::charge::PayoutStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -53,9 +53,7 @@ pub async fn earnings(
     q: web::Query<Span>,
 ) -> Result<HttpResponse, ApiError> {
     // The role before the query: anyone else is told so whatever they ask.
-    if user.role != cms_actors::Role::Tutor {
-        return Err(ApiError::Forbidden("only a tutor has earnings".into()));
-    }
+    billing::tutor_only(&user)?;
     let (from, to) = span(&state, &q)?;
     Ok(HttpResponse::Ok().json(billing::earnings(&state.billing, &user, from, to).await?))
 }
