@@ -63,6 +63,12 @@ pub struct EventSeen {
     pub created: DateTime<Utc>,
 }
 
+/// Records `$event` ([`EventSeen`]) as processed at `$now`; refused as a
+/// duplicate when it was. Inside a transaction with the change it makes.
+const RECORD_EVENT: &str = "CREATE type::record('stripe_event', $event.id) CONTENT {
+        kind: $event.kind, created: <datetime>$event.created, received_at: <datetime>$now
+    } RETURN NONE;";
+
 const CUSTOMER_FIELDS: &str = "record::id(family) AS family_id, stripe_customer, card";
 
 impl Store {
@@ -141,19 +147,19 @@ impl Store {
         event: &EventSeen,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let sql = "BEGIN TRANSACTION;
-             CREATE type::record('stripe_event', $event.id) CONTENT {
-                 kind: $event.kind, created: <datetime>$event.created, received_at: <datetime>$now
-             } RETURN NONE;
+        let sql = format!(
+            "BEGIN TRANSACTION;
+             {RECORD_EVENT}
              LET $b = type::record('billing_customer', $family);
              LET $last = (SELECT VALUE card_event_at FROM ONLY $b);
              LET $newer = $last = NONE OR $last <= <datetime>$event.created;
-             IF $newer {
+             IF $newer {{
                  UPDATE $b SET card = $card, card_event_at = <datetime>$event.created,
                      updated_at = <datetime>$now RETURN NONE;
-             };
+             }};
              RETURN $newer;
-             COMMIT TRANSACTION;";
+             COMMIT TRANSACTION;"
+        );
         let stored = StoredCard {
             payment_method: &card.payment_method,
             brand: &card.brand,
@@ -162,11 +168,10 @@ impl Store {
             exp_year: card.exp_year,
         };
         let vars = json!({
-            "family": family, "card": stored, "now": ts(now),
-            "event": { "id": event.id, "kind": event.kind, "created": ts(event.created) },
+            "family": family, "card": stored, "now": ts(now), "event": event,
         });
         Ok(self
-            .value(sql, without_nulls(vars), 6)
+            .value(&sql, without_nulls(vars), 6)
             .await?
             .as_bool()
             .unwrap_or(false))
@@ -220,26 +225,25 @@ impl Store {
         event: &EventSeen,
         now: DateTime<Utc>,
     ) -> Result<Option<bool>, StoreError> {
-        let sql = "BEGIN TRANSACTION;
-             CREATE type::record('stripe_event', $event.id) CONTENT {
-                 kind: $event.kind, created: <datetime>$event.created, received_at: <datetime>$now
-             } RETURN NONE;
+        let sql = format!(
+            "BEGIN TRANSACTION;
+             {RECORD_EVENT}
              LET $a = (SELECT VALUE id FROM payout_account WHERE stripe_account = $account LIMIT 1)[0];
              LET $last = IF $a THEN (SELECT VALUE status_event_at FROM ONLY $a) ELSE NONE END;
              LET $newer = $a != NONE AND ($last = NONE OR $last <= <datetime>$event.created);
-             IF $newer {
+             IF $newer {{
                  UPDATE $a SET payouts_enabled = $enabled, details_submitted = $submitted,
                      status_event_at = <datetime>$event.created, updated_at = <datetime>$now
                      RETURN NONE;
-             };
+             }};
              RETURN IF $a = NONE THEN NONE ELSE $newer END;
-             COMMIT TRANSACTION;";
+             COMMIT TRANSACTION;"
+        );
         let vars = json!({
             "account": stripe_account, "enabled": payouts_enabled, "submitted": details_submitted,
-            "now": ts(now),
-            "event": { "id": event.id, "kind": event.kind, "created": ts(event.created) },
+            "now": ts(now), "event": event,
         });
-        Ok(self.value(sql, vars, 6).await?.as_bool())
+        Ok(self.value(&sql, vars, 6).await?.as_bool())
     }
 
     /// Records an event that changes nothing here (a kind not handled):
@@ -249,14 +253,8 @@ impl Store {
         event: &EventSeen,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.value(
-            "CREATE type::record('stripe_event', $id) CONTENT {
-                 kind: $kind, created: <datetime>$created, received_at: <datetime>$now
-             } RETURN NONE",
-            json!({ "id": event.id, "kind": event.kind, "created": ts(event.created), "now": ts(now) }),
-            0,
-        )
-        .await
-        .map(|_| ())
+        self.value(RECORD_EVENT, json!({ "event": event, "now": ts(now) }), 0)
+            .await
+            .map(|_| ())
     }
 }

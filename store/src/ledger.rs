@@ -42,6 +42,12 @@ FOR $e IN $entries {
     };
 };";
 
+/// A sum of pence the store answered that is not a whole number: a fault,
+/// never read as zero.
+fn not_pence(v: &serde_json::Value) -> StoreError {
+    StoreError::Database(format!("a sum of pence that is not a whole number: {v}"))
+}
+
 #[derive(Deserialize)]
 struct JournalRow {
     id: String,
@@ -77,8 +83,7 @@ impl Store {
                 0,
             )
             .await?;
-        v.as_i64()
-            .ok_or_else(|| StoreError::Database("a balance that is not a whole number".into()))
+        v.as_i64().ok_or_else(|| not_pence(&v))
     }
 
     /// What families owe now: the sum of the positive family receivables.
@@ -92,7 +97,7 @@ impl Store {
                 0,
             )
             .await?;
-        Ok(v.as_i64().unwrap_or(0))
+        v.as_i64().ok_or_else(|| not_pence(&v))
     }
 
     /// Paid out to tutors in `[from, to)`: the sum of the payout entries'
@@ -111,7 +116,7 @@ impl Store {
                 0,
             )
             .await?;
-        Ok(v.as_i64().unwrap_or(0))
+        v.as_i64().ok_or_else(|| not_pence(&v))
     }
 
     /// The ledger's invariants checked over everything stored
