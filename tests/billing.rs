@@ -8,7 +8,7 @@
 
 use crate::common;
 
-use common::sched::{book_ok, booking, school};
+use common::sched::{book_ok, booking, hold, school};
 use common::smtp::SmtpSink;
 use common::stripe::{self, FakeStripe};
 use common::{TestApp, User, spawn_app_at_with, test_config};
@@ -94,30 +94,6 @@ async fn save_card(app: &TestApp, fake: &FakeStripe, parent: &User, pm: &str) ->
     let (status, answer) = webhook(app, &event, Some(&stripe::signature(&event, now_secs()))).await;
     assert_eq!(status, 200, "{answer}");
     customer
-}
-
-/// The tutor starts and ends the lesson, every child present.
-async fn hold(app: &TestApp, tutor: &User, lesson_id: &str, kids: &[&str]) {
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/lessons/{lesson_id}/start"),
-            Some(&tutor.token),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let attendance: Vec<Value> = kids
-        .iter()
-        .map(|k| json!({ "student_id": k, "status": "present" }))
-        .collect();
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/lessons/{lesson_id}/end"),
-            Some(&tutor.token),
-            json!({ "notes": "", "attendance": attendance }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
 }
 
 /// The ledger's invariants, checked after every billing scenario: every

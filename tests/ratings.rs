@@ -7,7 +7,7 @@
 use crate::common;
 
 use chrono::{DateTime, Utc};
-use common::sched::{book_ok, booking, school, student};
+use common::sched::{book_ok, booking, hold, school, student};
 use common::{TestApp, User, WAIT, spawn_app_at};
 use serde_json::{Value, json};
 
@@ -26,24 +26,13 @@ async fn rate(app: &TestApp, who: &User, lesson: &Value, body: Value) -> (u16, V
 
 /// Starts and ends the lesson as its tutor, every child present.
 async fn complete(app: &TestApp, tutor: &User, lesson: &Value) {
-    let path = format!("/api/v1/lessons/{}/start", id(lesson));
-    let (status, body) = app.post(&path, Some(&tutor.token), json!({})).await;
-    assert_eq!(status, 200, "{body}");
-    let attendance: Vec<Value> = lesson["students"]
+    let kids: Vec<&str> = lesson["students"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| json!({ "student_id": s["id"], "status": "present" }))
+        .map(|s| s["id"].as_str().unwrap())
         .collect();
-    let path = format!("/api/v1/lessons/{}/end", id(lesson));
-    let (status, body) = app
-        .post(
-            &path,
-            Some(&tutor.token),
-            json!({ "attendance": attendance, "notes": "" }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    hold(app, tutor, id(lesson), &kids).await;
 }
 
 /// The tutor as a search for GCSE Maths finds them.

@@ -114,3 +114,27 @@ pub async fn cancel(app: &TestApp, who: &User, lesson: &Value, body: Value) -> (
 pub fn outcome(res: &Value) -> (Option<bool>, Option<u64>) {
     (res["chargeable"].as_bool(), res["credits_issued"].as_u64())
 }
+
+/// The tutor starts and ends the lesson, every child present.
+pub async fn hold(app: &TestApp, tutor: &User, lesson_id: &str, kids: &[&str]) {
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/lessons/{lesson_id}/start"),
+            Some(&tutor.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let attendance: Vec<Value> = kids
+        .iter()
+        .map(|k| json!({ "student_id": k, "status": "present" }))
+        .collect();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/lessons/{lesson_id}/end"),
+            Some(&tutor.token),
+            json!({ "notes": "", "attendance": attendance }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
