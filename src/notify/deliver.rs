@@ -492,15 +492,31 @@ impl Notifier {
             .store
             .recipients(std::slice::from_ref(&charge.family_id), &charge.tutor_id)
             .await?;
+        let parents = people.iter().filter(|r| r.role == Role::Parent);
+        self.tell_always(job, parents, Some(&lesson.id), |reader| {
+            text::render_payment(job.kind, &charge, &lesson, reader)
+        })
+        .await
+    }
+
+    /// Tells each of `people` `render`'s message in the app and by email,
+    /// whatever their switches (money is always told), and settles the job.
+    async fn tell_always<'p>(
+        &self,
+        job: &JobRow,
+        people: impl Iterator<Item = &'p cms_store::notify::Recipient>,
+        occurrence: Option<&str>,
+        render: impl Fn(&Reader<'_>) -> text::Message,
+    ) -> Result<(), StoreError> {
         let mut outcomes = Vec::new();
-        for r in people.iter().filter(|r| r.role == Role::Parent) {
+        for r in people {
             let reader = Reader {
                 name: &r.name,
                 tz: r.timezone,
                 family_id: r.family_id.as_deref(),
             };
-            let msg = text::render_payment(job.kind, &charge, &lesson, &reader);
-            self.deliver_inapp(&job.key, &r.id, job.kind, &msg.inapp, Some(&lesson.id))
+            let msg = render(&reader);
+            self.deliver_inapp(&job.key, &r.id, job.kind, &msg.inapp, occurrence)
                 .await?;
             let outcome = self.email_letter(job, r, msg).await;
             outcomes.push((r.id.as_str(), Channel::Email, outcome));
@@ -526,20 +542,11 @@ impl Notifier {
             other => other?,
         };
         let people = self.store.recipients(&[], &payout.tutor_id).await?;
-        let mut outcomes = Vec::new();
-        for r in people.iter().filter(|r| r.id == payout.tutor_id) {
-            let reader = Reader {
-                name: &r.name,
-                tz: r.timezone,
-                family_id: None,
-            };
-            let msg = text::render_payout(&payout, &lessons, &reader);
-            self.deliver_inapp(&job.key, &r.id, job.kind, &msg.inapp, None)
-                .await?;
-            let outcome = self.email_letter(job, r, msg).await;
-            outcomes.push((r.id.as_str(), Channel::Email, outcome));
-        }
-        self.settle(job, outcomes, Vec::new(), None).await
+        let tutor = people.iter().filter(|r| r.id == payout.tutor_id);
+        self.tell_always(job, tutor, None, |reader| {
+            text::render_payout(&payout, &lessons, reader)
+        })
+        .await
     }
 
     /// Emails one person a message without a calendar file, at most once;
