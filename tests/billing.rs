@@ -14,22 +14,24 @@ use common::stripe::{self, FakeStripe};
 use common::{TestApp, User, spawn_app_at_with, test_config};
 use serde_json::{Value, json};
 
-const NOW: &str = "2027-03-10T12:00:00Z";
+pub(crate) const NOW: &str = "2027-03-10T12:00:00Z";
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     chrono::DateTime::parse_from_rfc3339(NOW)
         .unwrap()
         .timestamp()
 }
 
-async fn billing_app(fake: &FakeStripe) -> (TestApp, std::sync::Arc<cms_actors::ManualClock>) {
+pub(crate) async fn billing_app(
+    fake: &FakeStripe,
+) -> (TestApp, std::sync::Arc<cms_actors::ManualClock>) {
     let mut config = test_config();
     stripe::billing_on(&mut config, fake);
     spawn_app_at_with(config, NOW).await
 }
 
 /// A billing server whose email goes to a real SMTP server of the test's.
-async fn billing_app_with_mail(
+pub(crate) async fn billing_app_with_mail(
     fake: &FakeStripe,
 ) -> (TestApp, std::sync::Arc<cms_actors::ManualClock>, SmtpSink) {
     let sink = SmtpSink::start();
@@ -64,7 +66,7 @@ async fn notices(app: &TestApp, who: &User, kind: &str, n: usize) -> Vec<Value> 
 }
 
 /// Posts a webhook as Stripe would: the raw body and its signature.
-async fn webhook(app: &TestApp, body: &str, signature: Option<&str>) -> (u16, Value) {
+pub(crate) async fn webhook(app: &TestApp, body: &str, signature: Option<&str>) -> (u16, Value) {
     let mut req = reqwest::Client::new()
         .post(format!("{}/webhooks/stripe", app.base))
         .header("Content-Type", "application/json")
@@ -79,7 +81,7 @@ async fn webhook(app: &TestApp, body: &str, signature: Option<&str>) -> (u16, Va
 
 /// Puts a Visa card on the parent's family the way it happens: the parent
 /// sets up, Stripe confirms, its webhook arrives. Answers the customer.
-async fn save_card(app: &TestApp, fake: &FakeStripe, parent: &User, pm: &str) -> String {
+pub(crate) async fn save_card(app: &TestApp, fake: &FakeStripe, parent: &User, pm: &str) -> String {
     let (status, body) = app
         .post("/api/v1/billing/setup", Some(&parent.token), json!({}))
         .await;
@@ -98,7 +100,7 @@ async fn save_card(app: &TestApp, fake: &FakeStripe, parent: &User, pm: &str) ->
 
 /// The ledger's invariants, checked after every billing scenario: every
 /// entry sums to zero and every balance is the sum of its postings.
-async fn assert_ledger_sound(app: &TestApp) {
+pub(crate) async fn assert_ledger_sound(app: &TestApp) {
     let problems = app.store.as_ref().unwrap().ledger_problems().await.unwrap();
     assert!(problems.is_empty(), "{problems:?}");
 }
@@ -442,7 +444,7 @@ async fn ledger(app: &TestApp, family: &str, tutor: &str) -> [i64; 4] {
     ]
 }
 
-async fn balance(app: &TestApp, account: &str) -> i64 {
+pub(crate) async fn balance(app: &TestApp, account: &str) -> i64 {
     let account = cms_domain::ledger::Account::parse(account).unwrap();
     app.store.as_ref().unwrap().balance(&account).await.unwrap()
 }

@@ -28,6 +28,7 @@ mod live_lessons;
 mod loadtest_smoke;
 mod no_oracle;
 mod notifications;
+mod packages;
 mod phoenix_js;
 mod ratings;
 mod reminders;

@@ -55,6 +55,8 @@ pub enum PaidWith {
     Card,
     /// A makeup credit.
     Credit,
+    /// A lesson of a prepaid package.
+    Package,
 }
 
 /// A charge to make: the family's seats in one lesson, priced.

@@ -137,6 +137,8 @@ typed_id! {
     DocumentId,
     HomeworkId,
     ReportId,
+    /// An admin's package offer.
+    OfferId,
 }
 
 #[cfg(test)]

@@ -96,6 +96,8 @@ vocab! {
         PackagePurchased = "package_purchased",
         /// A lesson paid from a package.
         PackageUsed = "package_used",
+        /// A package lesson not spent in time.
+        PackageExpired = "package_expired",
     }
 }
 

@@ -19,6 +19,8 @@
 //!   [`ledger`]: the double-entry ledger's accounts, entries and checks;
 //!   [`money`]: the platform's share and the tutor's, the sibling
 //!   discount by UK week, and how they round, in integer pence.
+//! - [`package`]: bundles of lessons bought ahead, their units' worth
+//!   and the entries they make.
 //! - [`rating`]: a lesson's stars and comment, a tutor's average.
 //! - [`text`]: what a one-line field (a name) may hold.
 //! - [`whole_number`]: integer fields that also take `15.0`, as JSON
@@ -38,6 +40,7 @@ pub mod money;
 pub mod notify;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+pub mod package;
 pub mod rating;
 pub mod refusal;
 pub mod role;

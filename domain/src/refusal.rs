@@ -20,6 +20,10 @@ pub enum Refusal {
     /// A booking asked to spend makeup credits the family does not have.
     #[error("the family has no unused makeup credit for this booking")]
     NoCredit,
+    /// A booking asked to spend package lessons the family does not have
+    /// (none left of the lesson's length, or all expired).
+    #[error("the family has no package lesson left of this length")]
+    NoPackage,
     /// Only a message's author may edit or delete it.
     #[error("only the author may change a message")]
     NotAuthor,

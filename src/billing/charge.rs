@@ -17,6 +17,7 @@ use cms_actors::messages::Push;
 use cms_domain::charge::{self, ChargePurpose, ChargeStatus};
 use cms_domain::ledger::{Account, Entry, EntryKind};
 use cms_domain::money::{self, Bps, Seat, SiblingDiscount};
+use cms_domain::package;
 use cms_protocol::board::{AlertKind, BoardAlert};
 use cms_protocol::{Topic, event};
 use cms_store::charges::{ChargeRow, ChargedSeat, NewCharge};
@@ -144,7 +145,7 @@ pub fn plan(
         purpose,
         &lesson_seats,
         &week.seats,
-        &l.credit_student_ids,
+        &l.prepaid_student_ids(),
         &rules.discount,
         rules.fee,
         money::UK,
@@ -181,6 +182,21 @@ pub fn plan(
                 .collect(),
         });
     }
+    // Seats paid from a package: the tutor earns their share of the
+    // unit's worth now, as a charge would have paid them.
+    for u in l
+        .package_units
+        .iter()
+        .filter(|u| students.contains(&u.student_id))
+    {
+        if let Some(entry) = package::used_entry(&u.family_id, &l.tutor_id, u.value, rules.fee) {
+            entries.push(KeyedEntry {
+                key: format!("package_unit:{}:used:{}", u.id, l.id),
+                entry,
+                about: Some(format!("package_unit:{}", u.id)),
+            });
+        }
+    }
     (charges, entries)
 }
 
@@ -204,6 +220,7 @@ impl Charger {
             loop {
                 process_due(&deps).await;
                 super::payouts::run_due(&deps).await;
+                super::packages::expire_due(&deps).await;
                 let next = deps.clock.now() + Duration::seconds(SWEEP_EVERY_SECS);
                 tokio::select! {
                     () = handle.0.notified() => {}

@@ -11,6 +11,7 @@
 
 pub mod charge;
 pub mod config;
+pub mod packages;
 pub mod payouts;
 pub mod reconcile;
 pub mod stripe;
@@ -55,6 +56,11 @@ pub enum BillingError {
     Forbidden(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// What is stored does not allow it (an offer off sale).
+    #[error("{0}")]
+    Conflict(String),
     #[error("the payment provider is unavailable; try again")]
     Stripe(#[source] StripeFailure),
     #[error(transparent)]
@@ -98,7 +104,7 @@ pub struct Overview {
 /// Charges shown on the overview.
 const RECENT_CHARGES: u32 = 20;
 
-fn family_of(user: &Caller) -> Result<&str, BillingError> {
+pub(crate) fn family_of(user: &Caller) -> Result<&str, BillingError> {
     if user.role != Role::Parent {
         return Err(BillingError::Forbidden(
             "only a parent has a family's billing".into(),
@@ -110,9 +116,32 @@ fn family_of(user: &Caller) -> Result<&str, BillingError> {
 }
 
 impl Billing {
-    fn stripe(&self) -> Result<&StripeApi, BillingError> {
+    pub(crate) fn stripe(&self) -> Result<&StripeApi, BillingError> {
         self.stripe.as_ref().ok_or(BillingError::Off)
     }
+}
+
+/// The family's Stripe Customer, made (once) by the parent asking.
+async fn customer_of(
+    deps: &Billing,
+    user: &Caller,
+    family: &str,
+) -> Result<cms_store::billing::Customer, BillingError> {
+    if let Some(c) = deps.store.billing_customer(family).await? {
+        return Ok(c);
+    }
+    let stripe = deps.stripe()?;
+    let me = deps.store.user(&user.user_id).await?;
+    let made = stripe.create_customer(family, &me.email, &me.name).await?;
+    let kept = deps
+        .store
+        .save_customer(family, &made, deps.clock.now())
+        .await?;
+    Ok(cms_store::billing::Customer {
+        family_id: family.to_owned(),
+        stripe_customer: kept,
+        card: None,
+    })
 }
 
 /// Makes (once) the family's Stripe Customer and a SetupIntent for their
@@ -120,16 +149,7 @@ impl Billing {
 pub async fn setup(deps: &Billing, user: &Caller) -> Result<SetupAnswer, BillingError> {
     let family = family_of(user)?;
     let stripe = deps.stripe()?;
-    let customer = match deps.store.billing_customer(family).await? {
-        Some(c) => c.stripe_customer,
-        None => {
-            let me = deps.store.user(&user.user_id).await?;
-            let made = stripe.create_customer(family, &me.email, &me.name).await?;
-            deps.store
-                .save_customer(family, &made, deps.clock.now())
-                .await?
-        }
-    };
+    let customer = customer_of(deps, user, family).await?.stripe_customer;
     let attempt = cms_store::new_key();
     let s = stripe
         .create_setup_intent(&customer, family, &attempt)
@@ -277,7 +297,7 @@ pub struct StatementLine {
     /// What was (or is to be) charged for it: 0 when a credit paid, when
     /// not charged (yet), or never charged (a tutor no-show).
     pub charged: i64,
-    /// A charge to the card, a makeup credit, or absent.
+    /// A charge to the card, a makeup credit, a package lesson, or absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paid_with: Option<cms_domain::charge::PaidWith>,
     /// The charge's purpose and status, when there is one.
@@ -347,6 +367,7 @@ pub async fn statement(
                     .flatten()
             });
             let by_credit = l.by_credit.contains(child_id);
+            let by_package = l.by_package.contains(child_id);
             lines.push(StatementLine {
                 lesson_id: l.id.clone(),
                 start: l.start,
@@ -359,10 +380,11 @@ pub async fn statement(
                 price: l.price,
                 discount: charged.map_or(0, |(_, s)| s.discount),
                 charged: charged.map_or(0, |(_, s)| s.pay),
-                paid_with: match (charged, by_credit) {
-                    (Some(_), _) => Some(PaidWith::Card),
-                    (None, true) => Some(PaidWith::Credit),
-                    (None, false) => None,
+                paid_with: match (charged, by_credit, by_package) {
+                    (Some(_), _, _) => Some(PaidWith::Card),
+                    (None, true, _) => Some(PaidWith::Credit),
+                    (None, false, true) => Some(PaidWith::Package),
+                    (None, false, false) => None,
                 },
                 charge: charged.map(|(c, _)| c.purpose),
                 charge_status: charged.map(|(c, _)| c.status),
@@ -538,6 +560,9 @@ async fn payment(
     let Some(intent) = event.data.object["id"].as_str() else {
         return Err(WebhookRefused::Bad("the PaymentIntent has no id".into()));
     };
+    if let Some(package) = packages::package_of(&event.data.object) {
+        return package_payment(deps, event, seen, package).await;
+    }
     let c = match deps.store.charge_by_intent(intent).await {
         Ok(c) => c,
         Err(StoreError::NotFound) => {
@@ -570,6 +595,40 @@ async fn payment(
         Ok(()) | Err(StoreError::Duplicate(_)) => Ok(handled),
         Err(e) => Err(e.into()),
     }
+}
+
+/// `payment_intent.succeeded` / `.payment_failed` for a package: paid
+/// makes its lessons spendable, once; a failure never undoes a payment.
+/// The event is recorded in the same transaction as what it changes.
+async fn package_payment(
+    deps: &Billing,
+    event: &Event,
+    seen: &EventSeen,
+    package: &str,
+) -> Result<Handled, WebhookRefused> {
+    let now = deps.clock.now();
+    if let Err(StoreError::NotFound) = deps.store.package(package).await {
+        deps.store.record_event(seen, now).await?;
+        return Ok(Handled::Ignored);
+    }
+    if webhook::Kind::of(&event.kind) == webhook::Kind::PaymentSucceeded {
+        let charge = event.data.object["latest_charge"].as_str();
+        let applied = packages::paid(deps, package, charge, Some(seen)).await?;
+        // Paid already (by the purchase's own answer): the event is
+        // recorded all the same, so its replay is answered without work.
+        return Ok(if applied {
+            Handled::Applied
+        } else {
+            Handled::Superseded
+        });
+    }
+    let code = event.data.object["last_payment_error"]["code"]
+        .as_str()
+        .unwrap_or("payment_failed");
+    deps.store
+        .package_failed(package, code, Some(seen), now)
+        .await?;
+    Ok(Handled::Applied)
 }
 
 /// `account.updated`: whether the tutor's account may be paid out to.

@@ -94,6 +94,27 @@ pub struct ChargeRequest<'a> {
     pub description: &'a str,
 }
 
+/// What a package's PaymentIntent asks Stripe for.
+#[derive(Debug, Clone)]
+pub struct PackageIntentRequest<'a> {
+    pub package: &'a str,
+    pub family: &'a str,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub customer: &'a str,
+    /// The saved card, to confirm with at once.
+    pub payment_method: Option<&'a str>,
+    pub description: &'a str,
+}
+
+/// A package's PaymentIntent as Stripe answered.
+#[derive(Debug, Clone)]
+pub struct PackageIntent {
+    pub charged: Charged,
+    /// For Stripe.js, when the parent must confirm.
+    pub client_secret: Option<String>,
+}
+
 /// Where a PaymentIntent stands after its confirmation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntentStatus {
@@ -308,6 +329,50 @@ impl StripeApi {
                 PaymentIntentStatus::Processing => IntentStatus::Processing,
                 _ => IntentStatus::Failed,
             },
+        })
+    }
+
+    /// A PaymentIntent for a package the parent is buying now (on
+    /// session, so the bank may ask them to confirm in the app). With the
+    /// family's saved card it is confirmed at once; without one the app
+    /// confirms it with Stripe.js and the client secret. Key
+    /// `package:<package>`: a retried purchase is answered with the first
+    /// PaymentIntent.
+    pub async fn package_intent(
+        &self,
+        req: &PackageIntentRequest<'_>,
+    ) -> Result<PackageIntent, StripeFailure> {
+        let currency = currency_of(req.currency)?;
+        let metadata = HashMap::from([
+            ("package_id".to_owned(), req.package.to_owned()),
+            ("family_id".to_owned(), req.family.to_owned()),
+        ]);
+        let mut create = CreatePaymentIntent::new(req.amount, currency)
+            .customer(req.customer)
+            .description(req.description)
+            .metadata(metadata);
+        if let Some(pm) = req.payment_method {
+            create = create.payment_method(pm).confirm(true);
+        }
+        let intent = create
+            .customize()
+            .request_strategy(key(&format!("package:{}", req.package)))
+            .send(&self.client)
+            .await?;
+        Ok(PackageIntent {
+            charged: Charged {
+                payment_intent: intent.id.to_string(),
+                charge: intent.latest_charge.as_ref().map(|c| c.id().to_string()),
+                status: match intent.status {
+                    PaymentIntentStatus::Succeeded => IntentStatus::Succeeded,
+                    PaymentIntentStatus::Processing => IntentStatus::Processing,
+                    PaymentIntentStatus::Canceled => IntentStatus::Failed,
+                    // Waiting for the parent: a card to confirm, or the
+                    // bank's check.
+                    _ => IntentStatus::RequiresAction,
+                },
+            },
+            client_secret: intent.client_secret,
         })
     }
 

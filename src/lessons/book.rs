@@ -68,6 +68,10 @@ pub struct BookingRequest {
     /// Pay with the family's makeup credits (one per student).
     #[serde(default)]
     pub use_credit: bool,
+    /// Pay from the family's packages: one lesson of the booked length per
+    /// student and occurrence, the soonest to expire first.
+    #[serde(default)]
+    pub use_package: bool,
     /// A group lesson even with one student (others may join it).
     #[serde(default)]
     pub group: bool,
@@ -254,18 +258,25 @@ pub async fn book(
             "a makeup credit pays for one lesson: book the makeup on its own".into(),
         ));
     }
-    let credit_family = if req.use_credit {
+    if req.use_credit && req.use_package {
+        return Err(LessonError::Invalid(
+            "pay with a makeup credit or with a package, not both".into(),
+        ));
+    }
+    let prepaid_family = if req.use_credit || req.use_package {
         match families.as_slice() {
             [one] => Some(one.clone()),
             _ => {
                 return Err(LessonError::Invalid(
-                    "makeup credits pay for one family's children".into(),
+                    "makeup credits and packages pay for one family's children".into(),
                 ));
             }
         }
     } else {
         None
     };
+    let credit_family = prepaid_family.clone().filter(|_| req.use_credit);
+    let package_family = prepaid_family.filter(|_| req.use_package);
 
     let buffer = Duration::minutes(i64::from(tutor.buffer_min));
     let availability = tutor
@@ -340,6 +351,8 @@ pub async fn book(
             rescheduled_from: None,
             carry_credits: Vec::new(),
             credit_family: credit_family.clone(),
+            carry_units: Vec::new(),
+            package_family: package_family.clone(),
             lessons,
         };
         let credit_count = if req.use_credit { student_ids.len() } else { 0 };

@@ -217,6 +217,12 @@ pub async fn cancel(
                 })
                 .collect();
             credits_issued += c.credits.len();
+            // A package lesson comes back unless the seat is charged for
+            // (late): then it was spent, as a card would have been.
+            if !outcome.chargeable {
+                let ids: Vec<String> = leaving.iter().map(|s| s.id.clone()).collect();
+                c.return_units = l.units_of(&ids);
+            }
             chargeable |= outcome.chargeable;
             if let (true, Some(charging)) = (outcome.chargeable, &deps.charging) {
                 let week = charge::week_of(&deps.store, l).await?;
@@ -353,6 +359,8 @@ pub async fn reschedule(
             rescheduled_from: Some(l.id.clone()),
             carry_credits: l.credit_ids.clone(),
             credit_family: None,
+            carry_units: l.package_units.iter().map(|u| u.id.clone()).collect(),
+            package_family: None,
             lessons: vec![NewOccurrence {
                 id: new_id.clone(),
                 starts_at: ts(p.start),

@@ -182,6 +182,8 @@ impl LessonTimers {
                         expires_at: expires.clone(),
                     })
                     .collect();
+                // Package lessons come back too: nothing was taught.
+                t.return_units = true;
                 t.jobs = vec![jobs::notice(
                     Kind::NoShow,
                     std::slice::from_ref(&l.id),

@@ -216,6 +216,8 @@ impl From<crate::billing::BillingError> for ApiError {
             B::Off | B::Stripe(_) => Self::ServiceUnavailable(e.to_string()),
             B::Forbidden(m) => Self::Forbidden(m),
             B::Invalid(m) => Self::Invalid(m),
+            B::NotFound(m) => Self::NotFound(m),
+            B::Conflict(m) => Self::Conflict(m),
             B::Store(s) => (*s).into(),
         }
     }

@@ -65,7 +65,7 @@ pub struct EventSeen {
 
 /// Records `$event` ([`EventSeen`]) as processed at `$now`; refused as a
 /// duplicate when it was. Inside a transaction with the change it makes.
-const RECORD_EVENT: &str = "CREATE type::record('stripe_event', $event.id) CONTENT {
+pub(crate) const RECORD_EVENT: &str = "CREATE type::record('stripe_event', $event.id) CONTENT {
         kind: $event.kind, created: <datetime>$event.created, received_at: <datetime>$now
     } RETURN NONE;";
 

@@ -180,6 +180,9 @@ pub struct MonthLesson {
     pub children: Vec<(String, String)>,
     /// Those whose seat a makeup credit paid.
     pub by_credit: Vec<String>,
+    /// Those whose seat a package lesson paid.
+    #[serde(default)]
+    pub by_package: Vec<String>,
 }
 
 /// A charge with each seat it covers.
@@ -233,7 +236,9 @@ impl Store {
                              array::distinct(array::concat($parent.students, $left))[WHERE $this IN $kids],
                              |$s| [record::id($s), $s.name])
                      } AS children,
-                     array::map(credits, |$c| record::id($c.student)) AS by_credit
+                     array::map(credits, |$c| record::id($c.student)) AS by_credit,
+                     { LET $l = $parent.id; SELECT VALUE record::id(student) FROM package_unit
+                         WHERE used_for = $l } AS by_package
                  FROM lesson
                  WHERE starts_at >= <datetime>$from AND starts_at < <datetime>$to
                      AND (type::record('family', $family) IN families
@@ -443,7 +448,8 @@ impl Store {
     }
 
     /// What the ledger says reached or left Stripe in `[from, to)`: each
-    /// collected charge (by its Charge id) and each payout's transfer, with
+    /// collected charge and paid package (by its Charge id) and each
+    /// payout's transfer, with
     /// its amount as Stripe's balance shows it (a transfer leaves it).
     pub async fn stripe_movements(
         &self,
@@ -471,6 +477,17 @@ impl Store {
             )
             .await?;
         out.extend(transfers);
+        let packages: Vec<Movement> = self
+            .rows(
+                "SELECT 'package:' + record::id(id) AS ours, stripe_charge AS source,
+                     price_pence AS amount
+                 FROM package WHERE status = 'paid'
+                     AND paid_at >= <datetime>$from AND paid_at < <datetime>$to",
+                json!({ "from": ts(from), "to": ts(to) }),
+                0,
+            )
+            .await?;
+        out.extend(packages);
         Ok(out)
     }
 

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use super::charges::{CREATE_CHARGES, NewCharge};
 use super::ledger::{KeyedEntry, POST_ENTRIES};
 use super::notify::NewJob;
+use super::packages::{SPEND_UNITS, UnitUse, return_units};
 use super::{Store, StoreError, ts};
 
 /// What calendars show; see `cms_protocol::calendar::Occurrence`. The
@@ -46,7 +47,11 @@ const STATE_FIELDS: &str = "record::id(id) AS id, record::id(tutor) AS tutor_id,
      IF series THEN record::id(series) ELSE NONE END AS series_id, \
      IF template THEN record::id(template) ELSE NONE END AS template_id, \
      array::map(credits, |$c| record::id($c)) AS credit_ids, \
-     array::map(credits, |$c| record::id($c.student)) AS credit_student_ids";
+     array::map(credits, |$c| record::id($c.student)) AS credit_student_ids, \
+     { LET $lesson = $parent.id; \
+       SELECT record::id(id) AS id, record::id(student) AS student_id, \
+         record::id(family) AS family_id, value_pence AS value \
+       FROM package_unit WHERE used_for = $lesson ORDER BY id } AS package_units";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Seat {
@@ -80,11 +85,31 @@ pub struct LessonState {
     /// The students whose seats were paid with those credits.
     #[serde(default)]
     pub credit_student_ids: Vec<String>,
+    /// The package lessons paying for seats, one per seat.
+    #[serde(default)]
+    pub package_units: Vec<UnitUse>,
 }
 
 impl LessonState {
     pub fn student_ids(&self) -> Vec<String> {
         self.seats.iter().map(|s| s.id.clone()).collect()
+    }
+
+    /// The students whose seats are paid otherwise than by card: with a
+    /// makeup credit or a package lesson.
+    pub fn prepaid_student_ids(&self) -> Vec<String> {
+        let mut ids = self.credit_student_ids.clone();
+        ids.extend(self.package_units.iter().map(|u| u.student_id.clone()));
+        ids
+    }
+
+    /// The package lessons paying for these students' seats.
+    pub fn units_of(&self, students: &[String]) -> Vec<String> {
+        self.package_units
+            .iter()
+            .filter(|u| students.contains(&u.student_id))
+            .map(|u| u.id.clone())
+            .collect()
     }
 
     pub fn family_ids(&self) -> Vec<String> {
@@ -135,6 +160,11 @@ pub struct NewLessons {
     pub carry_credits: Vec<String>,
     /// Spend this many of the family's makeup credits (oldest expiry first).
     pub credit_family: Option<String>,
+    /// Package lessons that already paid for the lesson this one replaces.
+    pub carry_units: Vec<String>,
+    /// Spend one of this family's package lessons per student and lesson
+    /// (`packages::SPEND_UNITS`).
+    pub package_family: Option<String>,
     pub lessons: Vec<NewOccurrence>,
 }
 
@@ -173,6 +203,8 @@ pub struct LessonChange {
     pub add_cells: Vec<Cell>,
     pub cancellation: Option<NewCancellation>,
     pub credits: Vec<NewCredit>,
+    /// Package lessons given back (seats leaving without a charge).
+    pub return_units: Vec<String>,
 }
 
 impl LessonChange {
@@ -191,6 +223,7 @@ impl LessonChange {
             add_cells: Vec::new(),
             cancellation: None,
             credits: Vec::new(),
+            return_units: Vec::new(),
         }
     }
 }
@@ -240,6 +273,7 @@ FOR $c IN $changes {
             expires_at: <datetime>$cr.expires_at
         } RETURN NONE;
     };
+    {RETURN_UNITS}
 };
 IF $new {
     LET $tutor = type::record('user', $new.tutor);
@@ -280,6 +314,7 @@ IF $new {
     UPDATE $credits SET used_at = <datetime>$now, used_for = $first RETURN NONE;
     FOR $o IN $new.lessons {
         LET $l = type::record('lesson', $o.id);
+        {SPEND_UNITS}
         CREATE $l CONTENT {
             tutor: $tutor,
             students: array::map($new.students, |$s| type::record('student', $s)),
@@ -300,6 +335,8 @@ IF $new {
             CREATE type::record('busy', $cell) SET lesson = $l RETURN NONE;
         };
     };
+    UPDATE array::map($new.carry_units, |$u| type::record('package_unit', $u))
+        SET used_for = $first RETURN NONE;
 };
 FOR $j IN $jobs {
     CREATE type::record('notify_job', $j.key) CONTENT {
@@ -357,6 +394,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             APPLY
+                .replace("{SPEND_UNITS}", SPEND_UNITS)
+                .replace("{RETURN_UNITS}", &return_units("$c.return_units"))
                 .replace("{CREATE_CHARGES}", CREATE_CHARGES)
                 .replace("{POST_ENTRIES}", POST_ENTRIES)
         });
@@ -504,6 +543,8 @@ mod tests {
             rescheduled_from: None,
             carry_credits: Vec::new(),
             credit_family: None,
+            carry_units: Vec::new(),
+            package_family: None,
             lessons: vec![NewOccurrence {
                 id: id.into(),
                 starts_at: "2027-03-10T16:00:00Z".into(),

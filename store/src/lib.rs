@@ -29,6 +29,7 @@ mod limits;
 pub mod live;
 mod migrate;
 pub mod notify;
+pub mod packages;
 pub mod payouts;
 pub mod ratings;
 mod sessions;
@@ -133,6 +134,7 @@ fn refusal(thrown: &str) -> Option<Refusal> {
         "gone" => Refusal::JobGone,
         "tutor_not_booking" => Refusal::TutorNotBooking,
         "no_credit" => Refusal::NoCredit,
+        "no_package" => Refusal::NoPackage,
         "conflict" => Refusal::Other(message.to_owned()),
         other => Refusal::DbsNotValid(cms_domain::documents::DbsGap::parse(other)?),
     })

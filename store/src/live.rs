@@ -59,6 +59,8 @@ pub struct Transition {
     pub late: bool,
     /// Makeup credits issued with it (a tutor's no-show).
     pub credits: Vec<NewCredit>,
+    /// Give every package lesson paying for it back (a tutor's no-show).
+    pub return_units: bool,
     /// Notification jobs created with it (the no-show notice).
     pub jobs: Vec<NewJob>,
     /// Charges made with it (a completion, when billing is on), and the
@@ -91,6 +93,7 @@ impl Transition {
             needs_review: false,
             late: false,
             credits: Vec::new(),
+            return_units: false,
             jobs: Vec::new(),
             charges: Vec::new(),
             entries: Vec::new(),
@@ -155,6 +158,10 @@ FOR $cr IN $t.credits {
         source: $l, reason: $cr.reason, created_at: <datetime>$now,
         expires_at: <datetime>$cr.expires_at
     } RETURN NONE;
+};
+IF $t.return_units {
+    UPDATE (SELECT VALUE id FROM package_unit WHERE used_for = $l)
+        SET used_for = NONE, student = NONE, used_at = NONE RETURN NONE;
 };
 FOR $j IN $t.jobs {
     CREATE type::record('notify_job', $j.key) CONTENT {

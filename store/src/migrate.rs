@@ -81,6 +81,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0017_reconcile.surql",
         sql: include_str!("../../migrations/0017_reconcile.surql"),
     },
+    Migration {
+        name: "0018_packages.surql",
+        sql: include_str!("../../migrations/0018_packages.surql"),
+    },
 ];
 
 impl Store {

@@ -444,7 +444,22 @@ async fn create_payment_intent(
     }
     s.next += 1;
     let id = format!("pi_standin{}", s.next);
-    let answer = if s.refuse_next.is_empty() {
+    let metadata: serde_json::Map<String, Value> = r
+        .form
+        .iter()
+        .filter_map(|(k, v)| {
+            let key = k.strip_prefix("metadata[")?.strip_suffix(']')?;
+            Some((key.to_owned(), json!(v)))
+        })
+        .collect();
+    // Not confirmed: it waits for the parent's card (Stripe.js), and
+    // nothing is taken yet.
+    let answer = if r.field("confirm") != Some("true") {
+        let mut pi = payment_intent(&id, amount, customer.as_deref(), "requires_payment_method");
+        pi["latest_charge"] = Value::Null;
+        pi["payment_method"] = Value::Null;
+        pi
+    } else if s.refuse_next.is_empty() {
         let txn = format!("txn_{id}");
         s.balance
             .push(balance_line(&txn, "charge", &format!("ch_{id}"), amount));
@@ -458,6 +473,15 @@ async fn create_payment_intent(
             "payment_intent": pi
         } })
     };
+    let mut answer = answer;
+    let pi = if answer.get("error").is_some() {
+        &mut answer["error"]["payment_intent"]
+    } else {
+        &mut answer
+    };
+    if pi.get("object").is_some() {
+        pi["metadata"] = Value::Object(metadata);
+    }
     if let Some(k) = key {
         s.answered.insert(k, answer.clone());
     }

@@ -3,6 +3,7 @@
 //! `crate::billing`; these handlers only translate.
 
 pub mod card;
+pub mod packages;
 pub mod payouts;
 pub mod reports;
 pub mod webhook;
@@ -16,5 +17,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(payouts::onboard)
         .service(payouts::status)
         .service(reports::earnings)
-        .service(reports::summary);
+        .service(reports::summary)
+        .service(packages::offers)
+        .service(packages::create_offer)
+        .service(packages::set_offer)
+        .service(packages::buy)
+        .service(packages::mine);
 }
