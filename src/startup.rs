@@ -101,6 +101,10 @@ impl Application {
                     crate::routes::TWILIO_STATUS_PATH
                 )
             }),
+            app_url: config
+                .public_url
+                .as_ref()
+                .map(|u| u.trim_end_matches('/').to_owned()),
         });
         let timers: Arc<dyn crate::notify::scheduler::Timers> =
             Arc::new(crate::lessons::timers::LessonTimers {

@@ -790,7 +790,10 @@ async fn a_completed_lesson_is_charged_once_with_the_split() {
 #[actix_web::test]
 async fn declines_are_retried_then_fail_and_authentication_waits() {
     let fake = FakeStripe::start().await;
-    let (app, clock) = billing_app(&fake).await;
+    let mut config = test_config();
+    stripe::billing_on(&mut config, &fake);
+    config.public_url = Some("https://app.test/".into());
+    let (app, clock) = spawn_app_at_with(config, NOW).await;
     let s = school(&app, 1).await;
     let family = s.parent.family_id.clone().unwrap();
     let kid = s.kids[0].as_str();
@@ -888,7 +891,11 @@ async fn declines_are_retried_then_fail_and_authentication_waits() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let asked = notices(&app, &s.parent, "payment_action", 1).await;
-    assert!(asked[0]["text"].as_str().unwrap().contains("confirm"));
+    let link = format!("https://app.test/app/billing/confirm?lesson={second_id}&purpose=lesson");
+    assert!(
+        asked[0]["text"].as_str().unwrap().contains(&link),
+        "{asked:?}"
+    );
     let (status, summary) = app
         .get(
             "/api/v1/admin/billing/summary?from=2027-03-01&to=2027-04-01",
@@ -912,6 +919,77 @@ async fn declines_are_retried_then_fail_and_authentication_waits() {
         "waiting on the parent"
     );
     assert_eq!(summary["outstanding"], 8000, "both unpaid");
+
+    // The parent follows the link: the charge goes again with them
+    // present, and the bank checks them in the app (3-D Secure).
+    let confirm = json!({ "lesson_id": second_id, "purpose": "lesson" });
+    let (status, body) = app
+        .post(
+            "/api/v1/billing/charges/confirm",
+            Some(&s.tutor.token),
+            confirm.clone(),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    fake.authenticate_next_charges(1);
+    let (status, answer) = app
+        .post(
+            "/api/v1/billing/charges/confirm",
+            Some(&s.parent.token),
+            confirm.clone(),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], "requires_action");
+    let secret = answer["client_secret"].as_str().unwrap();
+    let sent = fake.requests_to("POST", "/v1/payment_intents");
+    let on_session = sent.last().unwrap();
+    assert_eq!(on_session.field("off_session"), None, "the parent is here");
+    assert_eq!(
+        (
+            on_session.field("confirm"),
+            on_session.field("payment_method")
+        ),
+        (Some("true"), Some("pm_visa"))
+    );
+    assert_eq!(
+        on_session.idempotency_key.as_deref(),
+        Some(format!("charge:{second_id}:{family}:lesson:2").as_str()),
+        "the charge's next attempt"
+    );
+    let intent = secret.split("_secret_").next().unwrap();
+    // Answered in the app, not told again.
+    assert_eq!(notices(&app, &s.parent, "payment_action", 1).await.len(), 1);
+    // The bank is satisfied; Stripe says so.
+    let paid = stripe::event(
+        "evt_confirmed",
+        "payment_intent.succeeded",
+        now_secs(),
+        stripe::payment_intent(intent, 4000, Some("cus_standin1"), "succeeded"),
+    );
+    let t = chrono::DateTime::parse_from_rfc3339("2027-03-11T16:00:00Z")
+        .unwrap()
+        .timestamp();
+    let signed = stripe::signature(&paid, t);
+    let (status, handled) = webhook(&app, &paid, Some(&signed)).await;
+    assert_eq!((status, &handled["handled"]), (200, &json!("applied")));
+    let (_, o) = app.get("/api/v1/billing", Some(&s.parent.token)).await;
+    let second_charge = o["charges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["lesson_id"] == second_id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(second_charge["status"], "succeeded", "{o}");
+    let (status, again) = app
+        .post(
+            "/api/v1/billing/charges/confirm",
+            Some(&s.parent.token),
+            confirm,
+        )
+        .await;
+    assert_eq!(status, 409, "nothing waits now: {again}");
     assert_ledger_sound(&app).await;
 }
 

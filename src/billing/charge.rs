@@ -29,7 +29,8 @@ use tokio::sync::Notify;
 use super::Billing;
 use super::config::BillingConfig;
 use super::stripe::{
-    AUTHENTICATION_REQUIRED, ChargeRequest, IntentStatus, StripeFailure, asks_for_authentication,
+    AUTHENTICATION_REQUIRED, ChargeRequest, Charged, IntentStatus, StripeFailure,
+    asks_for_authentication,
 };
 
 /// Attempts at most for a charge Stripe declines; then it fails.
@@ -253,10 +254,30 @@ fn backoff(attempt: u32) -> Duration {
     Duration::minutes(10 * (1i64 << attempt.min(6)))
 }
 
-/// One attempt at a charge.
+/// Who is there when a charge is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    /// The charger, after the lesson: `off_session`.
+    Away,
+    /// The parent, confirming it in the app: the bank may check them now,
+    /// and they are answered directly rather than sent a notice.
+    Here,
+}
+
+/// One attempt at a charge, while the parent is away.
 pub async fn process_one(deps: &Billing, c: &ChargeRow) -> Result<(), StoreError> {
+    send(deps, c, Session::Away).await.map(|_| ())
+}
+
+/// One attempt at a charge; Stripe's PaymentIntent when it made one.
+pub async fn send(
+    deps: &Billing,
+    c: &ChargeRow,
+    session: Session,
+) -> Result<Option<Charged>, StoreError> {
+    let tell = session == Session::Away;
     let Some(stripe) = deps.stripe.as_ref() else {
-        return Ok(());
+        return Ok(None);
     };
     let now = deps.clock.now();
     let card = deps
@@ -266,14 +287,16 @@ pub async fn process_one(deps: &Billing, c: &ChargeRow) -> Result<(), StoreError
         .and_then(|cust| cust.card.map(|card| (cust.stripe_customer, card)));
     let Some((customer, card)) = card else {
         // Nothing to charge: the parent must add a card first.
-        return stop(
+        return stop_as(
             deps,
             c,
             ChargeStatus::RequiresAction,
             "no_card_on_file",
+            tell,
             now,
         )
-        .await;
+        .await
+        .map(|()| None);
     };
     // Claimed before Stripe is called: a crash from here is retried at
     // `retry_at` with this attempt's key.
@@ -284,7 +307,7 @@ pub async fn process_one(deps: &Billing, c: &ChargeRow) -> Result<(), StoreError
     {
         Ok(a) => a,
         // Another worker took this attempt.
-        Err(StoreError::Refused(_)) => return Ok(()),
+        Err(StoreError::Refused(_)) => return Ok(None),
         Err(e) => return Err(e),
     };
     let key = format!("charge:{}:{attempt}", c.key());
@@ -299,6 +322,7 @@ pub async fn process_one(deps: &Billing, c: &ChargeRow) -> Result<(), StoreError
             lesson: &c.lesson_id,
             family: &c.family_id,
             description: &description,
+            on_session: session == Session::Here,
         })
         .await;
     let now = deps.clock.now();
@@ -308,34 +332,39 @@ pub async fn process_one(deps: &Billing, c: &ChargeRow) -> Result<(), StoreError
                 .charge_intent(c, &charged.payment_intent, charged.charge.as_deref(), now)
                 .await?;
             match charged.status {
-                IntentStatus::Succeeded => succeeded(deps, c, now).await,
-                IntentStatus::Processing => Ok(()),
+                IntentStatus::Succeeded => succeeded(deps, c, now).await?,
+                IntentStatus::Processing => {}
                 IntentStatus::RequiresAction => {
-                    stop(
+                    stop_as(
                         deps,
                         c,
                         ChargeStatus::RequiresAction,
                         AUTHENTICATION_REQUIRED,
+                        tell,
                         now,
                     )
-                    .await
+                    .await?;
                 }
-                IntentStatus::Failed => stop(deps, c, ChargeStatus::Failed, "declined", now).await,
+                IntentStatus::Failed => {
+                    stop_as(deps, c, ChargeStatus::Failed, "declined", true, now).await?;
+                }
             }
+            Ok(Some(charged))
         }
         Err(StripeFailure::Refused { code, .. }) => {
             let code = code.unwrap_or_else(|| "refused".into());
             if asks_for_authentication(&code) {
-                stop(deps, c, ChargeStatus::RequiresAction, &code, now).await
+                stop_as(deps, c, ChargeStatus::RequiresAction, &code, tell, now).await?;
             } else if attempt >= MAX_ATTEMPTS {
-                stop(deps, c, ChargeStatus::Failed, &code, now).await
+                stop(deps, c, ChargeStatus::Failed, &code, now).await?;
             } else {
                 // A new attempt, with a new key, at the retry time.
-                deps.store.charge_answered(c, now).await
+                deps.store.charge_answered(c, now).await?;
             }
+            Ok(None)
         }
         // Stripe out of reach: the same attempt, same key, at retry time.
-        Err(StripeFailure::Unavailable) => Ok(()),
+        Err(StripeFailure::Unavailable) => Ok(None),
     }
 }
 
@@ -349,7 +378,24 @@ pub async fn stop(
     code: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    if !deps.store.charge_stopped(c, status, code, now).await? {
+    stop_as(deps, c, status, code, true, now).await
+}
+
+/// [`stop`], telling the family only when `tell` (not when they are in
+/// the app being answered).
+async fn stop_as(
+    deps: &Billing,
+    c: &ChargeRow,
+    status: ChargeStatus,
+    code: &str,
+    tell: bool,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if !deps
+        .store
+        .charge_stopped(c, status, code, tell, now)
+        .await?
+    {
         return Ok(());
     }
     deps.notifier.wake();

@@ -11,6 +11,7 @@
 
 pub mod charge;
 pub mod config;
+pub mod confirm;
 pub mod packages;
 pub mod payouts;
 pub mod reconcile;

@@ -120,8 +120,7 @@ pub async fn buy(deps: &Billing, user: &Caller, offer_id: &str) -> Result<Purcha
         })
         .await;
     let client_secret = match asked {
-        Ok(intent) => {
-            let c = &intent.charged;
+        Ok(c) => {
             deps.store
                 .set_package_intent(&id, &c.payment_intent, now)
                 .await?;
@@ -136,7 +135,7 @@ pub async fn buy(deps: &Billing, user: &Caller, offer_id: &str) -> Result<Purcha
                         .await?;
                     None
                 }
-                IntentStatus::RequiresAction | IntentStatus::Processing => intent.client_secret,
+                IntentStatus::RequiresAction | IntentStatus::Processing => c.client_secret,
             }
         }
         // A decline: the package says why; the parent may buy again.

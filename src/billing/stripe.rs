@@ -92,6 +92,9 @@ pub struct ChargeRequest<'a> {
     pub lesson: &'a str,
     pub family: &'a str,
     pub description: &'a str,
+    /// The parent is here, confirming it in the app (after the bank asked
+    /// them to): not `off_session`, so the bank may check them now.
+    pub on_session: bool,
 }
 
 /// What a package's PaymentIntent asks Stripe for.
@@ -105,14 +108,6 @@ pub struct PackageIntentRequest<'a> {
     /// The saved card, to confirm with at once.
     pub payment_method: Option<&'a str>,
     pub description: &'a str,
-}
-
-/// A package's PaymentIntent as Stripe answered.
-#[derive(Debug, Clone)]
-pub struct PackageIntent {
-    pub charged: Charged,
-    /// For Stripe.js, when the parent must confirm.
-    pub client_secret: Option<String>,
 }
 
 /// Where a PaymentIntent stands after its confirmation.
@@ -133,6 +128,8 @@ pub struct Charged {
     /// source, which reconciliation matches.
     pub charge: Option<String>,
     pub status: IntentStatus,
+    /// What Stripe.js confirms it with, when the parent must act.
+    pub client_secret: Option<String>,
 }
 
 /// One line of the platform's Stripe balance.
@@ -308,10 +305,13 @@ impl StripeApi {
             ("lesson_id".to_owned(), req.lesson.to_owned()),
             ("family_id".to_owned(), req.family.to_owned()),
         ]);
-        let intent = CreatePaymentIntent::new(req.amount, currency)
+        let mut create = CreatePaymentIntent::new(req.amount, currency)
             .customer(req.customer)
-            .payment_method(req.payment_method)
-            .off_session(CreatePaymentIntentOffSession::Bool(true))
+            .payment_method(req.payment_method);
+        if !req.on_session {
+            create = create.off_session(CreatePaymentIntentOffSession::Bool(true));
+        }
+        let intent = create
             .confirm(true)
             .description(req.description)
             .metadata(metadata)
@@ -329,6 +329,7 @@ impl StripeApi {
                 PaymentIntentStatus::Processing => IntentStatus::Processing,
                 _ => IntentStatus::Failed,
             },
+            client_secret: intent.client_secret,
         })
     }
 
@@ -341,7 +342,7 @@ impl StripeApi {
     pub async fn package_intent(
         &self,
         req: &PackageIntentRequest<'_>,
-    ) -> Result<PackageIntent, StripeFailure> {
+    ) -> Result<Charged, StripeFailure> {
         let currency = currency_of(req.currency)?;
         let metadata = HashMap::from([
             ("package_id".to_owned(), req.package.to_owned()),
@@ -359,18 +360,16 @@ impl StripeApi {
             .request_strategy(key(&format!("package:{}", req.package)))
             .send(&self.client)
             .await?;
-        Ok(PackageIntent {
-            charged: Charged {
-                payment_intent: intent.id.to_string(),
-                charge: intent.latest_charge.as_ref().map(|c| c.id().to_string()),
-                status: match intent.status {
-                    PaymentIntentStatus::Succeeded => IntentStatus::Succeeded,
-                    PaymentIntentStatus::Processing => IntentStatus::Processing,
-                    PaymentIntentStatus::Canceled => IntentStatus::Failed,
-                    // Waiting for the parent: a card to confirm, or the
-                    // bank's check.
-                    _ => IntentStatus::RequiresAction,
-                },
+        Ok(Charged {
+            payment_intent: intent.id.to_string(),
+            charge: intent.latest_charge.as_ref().map(|c| c.id().to_string()),
+            status: match intent.status {
+                PaymentIntentStatus::Succeeded => IntentStatus::Succeeded,
+                PaymentIntentStatus::Processing => IntentStatus::Processing,
+                PaymentIntentStatus::Canceled => IntentStatus::Failed,
+                // Waiting for the parent: a card to confirm, or the bank's
+                // check.
+                _ => IntentStatus::RequiresAction,
             },
             client_secret: intent.client_secret,
         })

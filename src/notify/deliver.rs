@@ -57,6 +57,9 @@ pub struct Notifier {
     pub notice: Duration,
     /// Where Twilio posts delivery receipts, if it can reach us.
     pub status_callback: Option<String>,
+    /// The app's public root (`public_url`), for links in messages; none:
+    /// messages say where in the app to go instead.
+    pub app_url: Option<String>,
 }
 
 /// Where one delivery stands after an attempt.
@@ -494,7 +497,7 @@ impl Notifier {
             .await?;
         let parents = people.iter().filter(|r| r.role == Role::Parent);
         self.tell_always(job, parents, Some(&lesson.id), |reader| {
-            text::render_payment(job.kind, &charge, &lesson, reader)
+            text::render_payment(job.kind, &charge, &lesson, self.app_url.as_deref(), reader)
         })
         .await
     }

@@ -310,6 +310,7 @@ pub fn render_payment(
     kind: Kind,
     charge: &cms_store::charges::ChargeRow,
     lesson: &Occurrence,
+    app_url: Option<&str>,
     reader: &Reader<'_>,
 ) -> Message {
     let reader_name = word(reader.name);
@@ -334,9 +335,15 @@ pub fn render_payment(
     let (subject, detail) = match kind {
         Kind::PaymentAction => (
             format!("Please confirm your payment of {amount}"),
-            format!(
-                "Your bank asks you to confirm the payment of {amount} for {what}. Open Billing in the CMS Education app to confirm it, or to add a card."
-            ),
+            match app_url {
+                Some(root) => format!(
+                    "Your bank asks you to confirm the payment of {amount} for {what}. Confirm it here: {root}/app/billing/confirm?lesson={}&purpose={} (or add a card under Billing).",
+                    charge.lesson_id, charge.purpose
+                ),
+                None => format!(
+                    "Your bank asks you to confirm the payment of {amount} for {what}. Open Billing in the CMS Education app to confirm it, or to add a card."
+                ),
+            },
         ),
         Kind::PaymentFailed => (
             format!("We could not take your payment of {amount}"),

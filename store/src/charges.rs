@@ -103,12 +103,14 @@ const CHARGE_ID: &str = "type::record('charge', [$lesson, $family, $purpose])";
 
 /// The family's notice about the charge (`$notice`: its kind), due now;
 /// include it after the step that makes it, inside the step's guard.
-const NOTICE: &str = "CREATE type::record('notify_job', $notice_key) CONTENT {
-        kind: $notice, lesson: type::record('lesson', $lesson),
-        lessons: [type::record('lesson', $lesson)], families: [type::record('family', $family)],
-        charge: $key, due_at: <datetime>$now, scheduled_at: <datetime>$now,
-        status: 'pending', created_at: <datetime>$now
-    } RETURN NONE;";
+const NOTICE: &str = "IF $tell AND !record::exists(type::record('notify_job', $notice_key)) {
+        CREATE type::record('notify_job', $notice_key) CONTENT {
+            kind: $notice, lesson: type::record('lesson', $lesson),
+            lessons: [type::record('lesson', $lesson)], families: [type::record('family', $family)],
+            charge: $key, due_at: <datetime>$now, scheduled_at: <datetime>$now,
+            status: 'pending', created_at: <datetime>$now
+        } RETURN NONE;
+    };";
 
 /// The variables a charge step binds: its id's parts, its key, and the
 /// notice's kind and key.
@@ -117,6 +119,7 @@ fn step_vars(c: &ChargeRow, notice: JobKind, now: DateTime<Utc>) -> serde_json::
     vars["key"] = json!(c.key());
     vars["notice"] = json!(notice);
     vars["notice_key"] = json!(format!("{}:{}", c.key(), notice));
+    vars["tell"] = json!(true);
     vars["now"] = json!(ts(now));
     vars
 }
@@ -410,6 +413,25 @@ impl Store {
         }
     }
 
+    /// The parent is here to confirm a charge waiting for them: it is due
+    /// again now. `false` when it was not waiting (paid, failed, or being
+    /// sent meanwhile).
+    pub async fn charge_resume(
+        &self,
+        c: &ChargeRow,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE {CHARGE_ID} SET status = 'pending', in_flight = false, failure = NONE,
+                 next_attempt_at = <datetime>$now, updated_at = <datetime>$now
+             WHERE status = 'requires_action' RETURN VALUE status"
+        );
+        let mut vars = id_vars(c);
+        vars["now"] = json!(ts(now));
+        let v = self.value(&sql, vars, 0).await?;
+        Ok(v.as_array().is_some_and(|a| !a.is_empty()))
+    }
+
     /// Stripe answered the attempt without taking the money (a decline
     /// worth retrying): the next attempt is a new one, with a new key.
     pub async fn charge_answered(
@@ -544,14 +566,15 @@ impl Store {
     }
 
     /// The charge cannot go through now: `status` (`requires_action`,
-    /// `failed`) with Stripe's code, and the family's notice due, unless it
-    /// has succeeded meanwhile or stopped so already. `true` when it
-    /// stopped now.
+    /// `failed`) with Stripe's code, and, when `tell`, the family's notice
+    /// due (once per charge and kind), unless it has succeeded meanwhile
+    /// or stopped so already. `true` when it stopped now.
     pub async fn charge_stopped(
         &self,
         c: &ChargeRow,
         status: ChargeStatus,
         failure: &str,
+        tell: bool,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let sql = format!(
@@ -575,6 +598,7 @@ impl Store {
         let mut vars = step_vars(c, notice, now);
         vars["status"] = json!(status);
         vars["failure"] = json!(failure);
+        vars["tell"] = json!(tell);
         Ok(self.value(&sql, vars, 5).await?.as_bool().unwrap_or(false))
     }
 }

@@ -53,6 +53,9 @@ struct State {
     /// New PaymentIntents still to make but answer with a 500, as when
     /// Stripe takes a charge and its answer never arrives.
     lose_next_answers: usize,
+    /// New confirmed PaymentIntents still to answer `requires_action`, as
+    /// when the bank checks a parent who is present (3-D Secure).
+    authenticate_next: usize,
     next: u64,
 }
 
@@ -123,6 +126,10 @@ impl FakeStripe {
 
     /// The next `n` new PaymentIntents are made (and kept under their
     /// keys) but answered with a 500.
+    pub fn authenticate_next_charges(&self, n: usize) {
+        lock(&self.state).authenticate_next = n;
+    }
+
     pub fn lose_next_charge_answers(&self, n: usize) {
         lock(&self.state).lose_next_answers = n;
     }
@@ -458,6 +465,12 @@ async fn create_payment_intent(
         let mut pi = payment_intent(&id, amount, customer.as_deref(), "requires_payment_method");
         pi["latest_charge"] = Value::Null;
         pi["payment_method"] = Value::Null;
+        pi
+    } else if s.authenticate_next > 0 {
+        s.authenticate_next -= 1;
+        let mut pi = payment_intent(&id, amount, customer.as_deref(), "requires_action");
+        pi["latest_charge"] = Value::Null;
+        pi["next_action"] = json!({ "type": "use_stripe_sdk", "use_stripe_sdk": {} });
         pi
     } else if s.refuse_next.is_empty() {
         let txn = format!("txn_{id}");

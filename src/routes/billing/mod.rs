@@ -3,6 +3,7 @@
 //! `crate::billing`; these handlers only translate.
 
 pub mod card;
+pub mod confirm;
 pub mod packages;
 pub mod payouts;
 pub mod reports;
@@ -12,6 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(card::setup)
+        .service(confirm::confirm)
         .service(card::overview)
         .service(card::statement)
         .service(payouts::onboard)
