@@ -782,6 +782,42 @@ async fn a_completed_lesson_is_charged_once_with_the_split() {
         [0, -3800 - 3200, -950 - 800, 4750 + 4000]
     );
     assert_ledger_sound(&app).await;
+
+    // 1 April, 09:00 in London (BST): March's statement, by email, once.
+    let statements = |who: &'static str| {
+        mail.messages()
+            .iter()
+            .map(|m| String::from_utf8_lossy(&m.data).into_owned())
+            .filter(|m| m.contains("Your statement for March 2027") && m.contains(who))
+            .collect::<Vec<_>>()
+    };
+    clock.set("2027-04-01T07:59:00Z".parse().unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(statements("Pat Parent").is_empty(), "not before 09:00");
+    clock.set("2027-04-01T08:00:00Z".parse().unwrap());
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while statements("Pat Parent").is_empty() || statements("Olive Other").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no statement emails");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pat = statements("Pat Parent").remove(0);
+    assert!(
+        pat.contains("Kid 0") && pat.contains("Kid 1"),
+        "both children: {pat}"
+    );
+    assert!(
+        pat.contains("=C2=A347.50") || pat.contains("£47.50"),
+        "the month's total: {pat}"
+    );
+    let inapp = notices(&app, &s.parent, "family_statement", 1).await;
+    assert!(inapp[0]["text"].as_str().unwrap().contains("£2.50"));
+    clock.advance(chrono::Duration::minutes(5));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(statements("Pat Parent").len(), 1, "once");
+    assert_eq!(
+        notices(&app, &s.parent, "family_statement", 1).await.len(),
+        1
+    );
 }
 
 /// A declined card is tried again with backoff, each attempt with its own

@@ -32,6 +32,9 @@ vocab! {
         PaymentFailed = "payment_failed",
         /// A tutor's weekly payout: each lesson, gross, fee and net.
         PayoutStatement = "payout_statement",
+        /// A family's month: each child's lessons, what was charged and
+        /// how it was paid.
+        FamilyStatement = "family_statement",
     }
 }
 

@@ -222,6 +222,7 @@ impl Charger {
                 process_due(&deps).await;
                 super::payouts::run_due(&deps).await;
                 super::packages::expire_due(&deps).await;
+                super::statement::run_due(&deps).await;
                 let next = deps.clock.now() + Duration::seconds(SWEEP_EVERY_SECS);
                 tokio::select! {
                     () = handle.0.notified() => {}

@@ -173,6 +173,7 @@ impl Notifier {
                 return self.process_payment(job).await;
             }
             Kind::PayoutStatement => return self.process_payout(job).await,
+            Kind::FamilyStatement => return self.process_statement(job).await,
             _ => {}
         }
         let Some(lesson_id) = job.lesson.as_deref() else {
@@ -552,6 +553,28 @@ impl Notifier {
         .await
     }
 
+    /// A family's monthly statement, to its parents in the app and by
+    /// email: each child's lessons, what was charged and how it was paid.
+    async fn process_statement(&self, job: &JobRow) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let (Some(family), Some(month)) = (job.families.first(), job.month.as_deref()) else {
+            return self
+                .store
+                .finish_job(&job.key, JobStatus::Failed, Some("no family or month"), now)
+                .await;
+        };
+        let statement = crate::billing::statement::statement_of(&self.store, family, month).await?;
+        let people = self
+            .store
+            .recipients(std::slice::from_ref(family), "")
+            .await?;
+        let parents = people.iter().filter(|r| r.role == Role::Parent);
+        self.tell_always(job, parents, None, |reader| {
+            text::render_statement(&statement, reader)
+        })
+        .await
+    }
+
     /// Emails one person a message without a calendar file, at most once;
     /// a message that cannot be built fails only this delivery.
     async fn email_letter(
@@ -649,7 +672,8 @@ impl Notifier {
             | Kind::PaymentReceipt
             | Kind::PaymentAction
             | Kind::PaymentFailed
-            | Kind::PayoutStatement => return None,
+            | Kind::PayoutStatement
+            | Kind::FamilyStatement => return None,
         };
         let events: Vec<FeedEvent> = lessons.iter().map(|o| FeedEvent::of(o, now)).collect();
         Some(IcsAttachment {
@@ -983,6 +1007,7 @@ mod tests {
             student: None,
             charge: None,
             payout: None,
+            month: None,
             lessons: vec!["l1".into()],
             families: Vec::new(),
             offset_min: None,

@@ -38,7 +38,8 @@ impl Switches {
             Kind::PaymentReceipt
             | Kind::PaymentAction
             | Kind::PaymentFailed
-            | Kind::PayoutStatement => true,
+            | Kind::PayoutStatement
+            | Kind::FamilyStatement => true,
         }
     }
 }

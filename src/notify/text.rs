@@ -202,7 +202,8 @@ pub fn render(about: &About<'_>, reader: &Reader<'_>) -> Message {
         | Kind::PaymentReceipt
         | Kind::PaymentAction
         | Kind::PaymentFailed
-        | Kind::PayoutStatement => (lesson.clone(), format!("{lesson} on {at}.")),
+        | Kind::PayoutStatement
+        | Kind::FamilyStatement => (lesson.clone(), format!("{lesson} on {at}.")),
     };
     let subject = format!("{headline} — {}", short_when(start, reader.tz));
     let text = format!("Hello {reader_name},\n\n{detail}\n\nCMS Education\n");
@@ -390,6 +391,47 @@ pub fn render_payout(
         &format!("Your payout: {}", pounds(payout.amount)),
         detail,
     )
+}
+
+/// A family's month: each child's seat in each lesson with what it cost
+/// and how it was paid, then the totals.
+pub fn render_statement(
+    statement: &crate::billing::statement::Statement,
+    reader: &Reader<'_>,
+) -> Message {
+    use cms_domain::charge::PaidWith;
+    let reader_name = word(reader.name);
+    let month = chrono::NaiveDate::parse_from_str(&format!("{}-01", statement.month), "%Y-%m-%d")
+        .map_or_else(
+            |_| statement.month.clone(),
+            |d| d.format("%B %Y").to_string(),
+        );
+    let mut detail = format!(
+        "Your statement for {month}: {} for lessons priced {}, after {} of sibling discounts; {} paid so far.",
+        pounds(statement.total_charged),
+        pounds(statement.total_price),
+        pounds(statement.total_discount),
+        pounds(statement.total_paid),
+    );
+    for l in &statement.lines {
+        let paid = match l.paid_with {
+            Some(PaidWith::Card) => format!("{} by card", pounds(l.charged)),
+            Some(PaidWith::Credit) => "paid with a makeup credit".into(),
+            Some(PaidWith::Package) => "paid from a package".into(),
+            None => format!("{}, not charged", l.lesson_status),
+        };
+        detail.push_str(&format!(
+            "\n- {} {}: {} {} with {}, {} — {}",
+            when(l.start, reader.tz),
+            word(&l.child),
+            word(&l.level),
+            word(&l.subject),
+            word(&l.tutor),
+            pounds(l.price),
+            paid
+        ));
+    }
+    letter(&reader_name, &format!("Your statement for {month}"), detail)
 }
 
 fn short_when(t: DateTime<Utc>, tz: Tz) -> String {

@@ -265,6 +265,46 @@ impl Store {
         Ok((lessons, charges))
     }
 
+    /// Makes `month`'s statement jobs (one per family with a lesson
+    /// starting in `[from, to)`), due now, once: `None` when they were
+    /// made already (the month's `statement_run` is the claim), else how
+    /// many.
+    pub async fn statements_due(
+        &self,
+        month: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<usize>, StoreError> {
+        let run = "SELECT VALUE id FROM ONLY type::record('statement_run', $month)";
+        let vars = json!({ "month": month, "from": ts(from), "to": ts(to), "now": ts(now) });
+        if !self.value(run, vars.clone(), 0).await?.is_null() {
+            return Ok(None);
+        }
+        let sql = "BEGIN TRANSACTION;
+             LET $families = array::distinct(array::flatten(
+                 SELECT VALUE families FROM lesson
+                 WHERE starts_at >= <datetime>$from AND starts_at < <datetime>$to));
+             CREATE type::record('statement_run', $month) CONTENT {
+                 families: array::len($families), at: <datetime>$now
+             } RETURN NONE;
+             FOR $f IN $families {
+                 CREATE type::record('notify_job', 'statement:' + record::id($f) + ':' + $month) CONTENT {
+                     kind: 'family_statement', lessons: [], families: [$f], month: $month,
+                     due_at: <datetime>$now, scheduled_at: <datetime>$now, status: 'pending',
+                     created_at: <datetime>$now
+                 } RETURN NONE;
+             };
+             RETURN array::len($families);
+             COMMIT TRANSACTION;";
+        match self.value(sql, vars, 4).await {
+            Ok(v) => Ok(v.as_u64().and_then(|n| usize::try_from(n).ok())),
+            // Another node made them first.
+            Err(StoreError::Duplicate(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The tutor's charges for lessons starting in `[from, to)`, by start.
     pub async fn tutor_earnings(
         &self,

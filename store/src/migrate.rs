@@ -85,6 +85,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0018_packages.surql",
         sql: include_str!("../../migrations/0018_packages.surql"),
     },
+    Migration {
+        name: "0019_family_statements.surql",
+        sql: include_str!("../../migrations/0019_family_statements.surql"),
+    },
 ];
 
 impl Store {

@@ -51,6 +51,9 @@ pub struct JobRow {
     /// A payout statement: the payout's key (`tutor:week`).
     #[serde(default)]
     pub payout: Option<String>,
+    /// A family statement: its month, `YYYY-MM`.
+    #[serde(default)]
+    pub month: Option<String>,
     #[serde(default)]
     pub lessons: Vec<String>,
     #[serde(default)]
@@ -66,7 +69,7 @@ const JOB_FIELDS: &str = "record::id(id) AS key, kind, \
      IF lesson THEN record::id(lesson) ELSE NONE END AS lesson, \
      IF document THEN record::id(document) ELSE NONE END AS document, \
      IF homework THEN record::id(homework) ELSE NONE END AS homework, \
-     IF student THEN record::id(student) ELSE NONE END AS student, charge, payout, \
+     IF student THEN record::id(student) ELSE NONE END AS student, charge, payout, month, \
      array::map(lessons, |$l| record::id($l)) AS lessons, \
      array::map(families, |$f| record::id($f)) AS families, \
      offset_min, due_at, scheduled_at, status";
@@ -211,8 +214,8 @@ impl Store {
         .map(|_| ())
     }
 
-    /// The parents of `families` and the tutor, with what decides their
-    /// channels.
+    /// The parents of `families` and the tutor (none: `""`), with what
+    /// decides their channels.
     pub async fn recipients(
         &self,
         families: &[String],
@@ -220,14 +223,15 @@ impl Store {
     ) -> Result<Vec<Recipient>, StoreError> {
         self.rows(
             "LET $fams = array::map($families, |$f| type::record('family', $f));
+             LET $tutor_user = IF $tutor THEN type::record('user', $tutor) ELSE NONE END;
              SELECT record::id(id) AS id, name, email, role, phone, timezone, notify,
                  IF family THEN record::id(family) ELSE NONE END AS family_id,
                  (phone != NONE AND record::exists(type::record('sms_optout', phone ?? ''))) AS sms_stopped
              FROM user
-             WHERE (role = 'parent' AND family IN $fams) OR id = type::record('user', $tutor)
+             WHERE (role = 'parent' AND family IN $fams) OR id = $tutor_user
              ORDER BY role, name",
             json!({ "families": families, "tutor": tutor }),
-            1,
+            2,
         )
         .await
     }

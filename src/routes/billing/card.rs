@@ -33,7 +33,7 @@ pub struct MonthQuery {
 /// child's seat in each lesson with its price, discount, what was charged
 /// and how it was paid, and the totals.
 #[utoipa::path(params(MonthQuery),
-    responses((status = 200, body = crate::billing::Statement),
+    responses((status = 200, body = crate::billing::statement::Statement),
         (status = 403, description = "only parents have statements", body = crate::routes::ErrorBody),
         (status = 422, description = "not a month", body = crate::routes::ErrorBody)),
     security(("bearer" = [])))]
@@ -43,7 +43,8 @@ pub async fn statement(
     user: AuthUser,
     q: web::Query<MonthQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(billing::statement(&state.billing, &user, &q.month).await?))
+    Ok(HttpResponse::Ok()
+        .json(billing::statement::statement(&state.billing, &user, &q.month).await?))
 }
 
 /// The family's card on file (brand, last four, expiry) and what it owes.
