@@ -1360,3 +1360,98 @@ async fn the_reconcile_command_reports_what_only_stripe_has() {
     assert_eq!(report["differences"][0]["source"], "ch_unknown");
     assert!(String::from_utf8_lossy(&off.stderr).contains("1 differences"));
 }
+
+/// Three children in one UK week: the second pays 10 % less and the third
+/// 15 % less, shown before the lessons and charged so after; a child alone
+/// in another week pays in full.
+#[actix_web::test]
+async fn the_sibling_discount_is_shown_before_and_charged_after() {
+    let fake = FakeStripe::start().await;
+    let (app, clock) = billing_app(&fake).await;
+    let s = school(&app, 3).await;
+    save_card(&app, &fake, &s.parent, "pm_visa").await;
+    let days = ["2027-03-10T16:00", "2027-03-11T16:00", "2027-03-12T16:00"];
+    let mut ids = Vec::new();
+    for (kid, day) in s.kids.iter().zip(days) {
+        let l = book_ok(&app, &s.parent, booking(&s.tutor, &[kid.as_str()], day)).await;
+        ids.push(l["id"].as_str().unwrap().to_owned());
+    }
+    let alone = book_ok(
+        &app,
+        &s.parent,
+        booking(&s.tutor, &[s.kids[2].as_str()], "2027-03-17T16:00"),
+    )
+    .await;
+
+    let (status, week) = app
+        .get(
+            "/api/v1/billing/week?date=2027-03-14",
+            Some(&s.parent.token),
+        )
+        .await;
+    assert_eq!(status, 200, "{week}");
+    assert_eq!(week["week_of"], "2027-03-08");
+    let seats: Vec<(Value, Value, Value, Value)> = week["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["child_id"].clone(),
+                x["price"].clone(),
+                x["discount"].clone(),
+                x["pay"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seats,
+        vec![
+            (json!(s.kids[0]), json!(4000), json!(0), json!(4000)),
+            (json!(s.kids[1]), json!(4000), json!(400), json!(3600)),
+            (json!(s.kids[2]), json!(4000), json!(600), json!(3400)),
+        ]
+    );
+    assert_eq!(
+        (
+            &week["total_price"],
+            &week["total_discount"],
+            &week["total_pay"]
+        ),
+        (&json!(12_000), &json!(1_000), &json!(11_000))
+    );
+    let (_, next) = app
+        .get(
+            "/api/v1/billing/week?date=2027-03-17",
+            Some(&s.parent.token),
+        )
+        .await;
+    assert_eq!(next["seats"][0]["lesson_id"], alone["id"]);
+    assert_eq!(
+        (&next["seats"][0]["discount"], &next["total_pay"]),
+        (&json!(0), &json!(4000))
+    );
+    for bad in ["2027-02-30", "next week"] {
+        let (status, body) = app
+            .get(
+                &format!("/api/v1/billing/week?date={bad}"),
+                Some(&s.parent.token),
+            )
+            .await;
+        assert_eq!(status, 422, "{bad}: {body}");
+    }
+    let (status, _) = app
+        .get("/api/v1/billing/week?date=2027-03-14", Some(&s.tutor.token))
+        .await;
+    assert_eq!(status, 403);
+
+    // The third child's lesson is held: charged what was shown.
+    clock.set("2027-03-12T16:00:00Z".parse().unwrap());
+    hold(&app, &s.tutor, &ids[2], &[s.kids[2].as_str()]).await;
+    let charged = charges_once(&app, &s.parent, "succeeded").await;
+    assert_eq!(
+        (&charged[0]["amount"], &charged[0]["discount"]),
+        (&json!(3400), &json!(600))
+    );
+    assert_ledger_sound(&app).await;
+}

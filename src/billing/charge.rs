@@ -101,29 +101,53 @@ pub async fn week_of(store: &Store, l: &LessonState) -> Result<Week, StoreError>
     families.dedup();
     let mut seats = Vec::new();
     for family in families {
-        let children = store.family_children(family).await?;
-        let order: HashMap<&str, u32> = children
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.as_str(), u32::try_from(i).unwrap_or(u32::MAX)))
-            .collect();
-        for lesson in store.family_week_lessons(family, from, to).await? {
-            for student in &lesson.students {
-                if let Some(&child_order) = order.get(student.as_str()) {
-                    seats.push((
-                        family.to_owned(),
-                        Seat {
-                            student: student.clone(),
-                            child_order,
-                            start: lesson.start,
-                            price: lesson.price,
-                        },
-                    ));
-                }
-            }
+        for s in family_seats(store, family, from, to).await? {
+            seats.push((family.to_owned(), s.seat));
         }
     }
     Ok(Week { seats })
+}
+
+/// One of a family's seats in a week, as the sibling discount ranks it.
+pub struct WeekSeat {
+    pub lesson_id: String,
+    /// Paid with a makeup credit or a package lesson.
+    pub prepaid: bool,
+    pub seat: Seat,
+}
+
+/// The family's children's seats in lessons held (or to be held) in
+/// `[from, to)`, with each child's place in the family.
+pub async fn family_seats(
+    store: &Store,
+    family: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<WeekSeat>, StoreError> {
+    let children = store.family_children(family).await?;
+    let order: HashMap<&str, u32> = children
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), u32::try_from(i).unwrap_or(u32::MAX)))
+        .collect();
+    let mut seats = Vec::new();
+    for lesson in store.family_week_lessons(family, from, to).await? {
+        for student in &lesson.students {
+            if let Some(&child_order) = order.get(student.as_str()) {
+                seats.push(WeekSeat {
+                    lesson_id: lesson.id.clone(),
+                    prepaid: lesson.prepaid.contains(student),
+                    seat: Seat {
+                        student: student.clone(),
+                        child_order,
+                        start: lesson.start,
+                        price: lesson.price,
+                    },
+                });
+            }
+        }
+    }
+    Ok(seats)
 }
 
 /// The charges and entries owed for `students`' seats in `l`: every seat

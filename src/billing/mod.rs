@@ -14,6 +14,7 @@ pub mod config;
 pub mod confirm;
 pub mod packages;
 pub mod payouts;
+pub mod prices;
 pub mod reconcile;
 pub mod statement;
 pub mod stripe;

@@ -63,6 +63,9 @@ pub struct WeekLesson {
     pub start: DateTime<Utc>,
     pub price: i64,
     pub students: Vec<String>,
+    /// Those whose seat a makeup credit or a package lesson pays.
+    #[serde(default)]
+    pub prepaid: Vec<String>,
 }
 
 /// A charge as the server sends and shows it.
@@ -375,7 +378,10 @@ impl Store {
     ) -> Result<Vec<WeekLesson>, StoreError> {
         self.rows(
             "SELECT record::id(id) AS id, starts_at AS start, price_pence AS price,
-                 array::map(students, |$s| record::id($s)) AS students
+                 array::map(students, |$s| record::id($s)) AS students,
+                 array::concat(array::map(credits, |$c| record::id($c.student)),
+                     { LET $l = $parent.id; SELECT VALUE record::id(student) FROM package_unit
+                         WHERE used_for = $l }) AS prepaid
              FROM lesson
              WHERE starts_at >= <datetime>$from AND starts_at < <datetime>$to
                  AND type::record('family', $family) IN families AND status IN $billable",

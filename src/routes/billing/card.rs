@@ -47,6 +47,32 @@ pub async fn statement(
         .json(billing::statement::statement(&state.billing, &user, &q.month).await?))
 }
 
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DateQuery {
+    /// Any day of the week, `YYYY-MM-DD`; the week is Monday to Sunday on
+    /// UK clocks.
+    #[param(format = Date)]
+    pub date: chrono::NaiveDate,
+}
+
+/// What each of the family's lessons that week costs: the price, the
+/// sibling discount by child order, and what the card will be charged
+/// when it is held (nothing for a seat a credit or package paid).
+#[utoipa::path(params(DateQuery),
+    responses((status = 200, body = crate::billing::prices::WeekPrices),
+        (status = 403, description = "only parents have prices", body = crate::routes::ErrorBody),
+        (status = 422, description = "not a date", body = crate::routes::ErrorBody)),
+    security(("bearer" = [])))]
+#[get("/billing/week")]
+pub async fn week(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<DateQuery>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(crate::billing::prices::week(&state.billing, &user, q.date).await?))
+}
+
 /// The family's card on file (brand, last four, expiry) and what it owes.
 #[utoipa::path(
     responses((status = 200, body = Overview),

@@ -16,6 +16,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(confirm::confirm)
         .service(card::overview)
         .service(card::statement)
+        .service(card::week)
         .service(payouts::onboard)
         .service(payouts::status)
         .service(reports::earnings)
