@@ -20,5 +20,6 @@ pub mod scheduling;
 pub mod seed;
 pub mod startup;
 pub mod state;
+pub mod statements;
 pub mod telemetry;
 pub mod video;

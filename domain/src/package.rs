@@ -28,23 +28,45 @@ vocab! {
 pub const MAX_LESSONS: u32 = 100;
 pub const MAX_VALID_DAYS: u32 = 730;
 pub const MAX_NAME: usize = 80;
+pub const MIN_PRICE: i64 = 100;
+pub const MAX_PRICE: i64 = 10_000_000;
 /// A package lesson is as long as a lesson can be booked for.
 pub const DURATIONS: std::ops::RangeInclusive<u32> = 15..=240;
 
 /// An admin's offer as asked for, before it is checked.
 #[derive(Debug, Clone, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct OfferInput {
-    /// What parents see, e.g. "Ten hours of maths".
+    /// What parents see, e.g. "Ten hours of maths": one line.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 80,
+            pattern = r"^[^\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u2028-\u202E\u2066-\u2069]*$"
+        )
+    )]
     pub name: String,
-    /// Lessons in the bundle, 1 to 100.
+    /// Lessons in the bundle.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
+    #[serde(deserialize_with = "crate::whole_number::int")]
     pub lessons: u32,
     /// Each lesson's length in minutes: a unit pays only for a lesson of
     /// exactly this length.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 15, maximum = 240, multiple_of = 15)
+    )]
+    #[serde(deserialize_with = "crate::whole_number::int")]
     pub duration_min: u32,
     /// The bundle's price, in pence.
+    #[cfg_attr(feature = "openapi", schema(minimum = 100, maximum = 10000000))]
+    #[serde(deserialize_with = "crate::whole_number::int")]
     pub price_pence: i64,
-    /// Days after payment that unspent lessons expire, 1 to 730.
+    /// Days after payment that unspent lessons expire.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 730))]
+    #[serde(deserialize_with = "crate::whole_number::int")]
     pub valid_days: u32,
 }
 
@@ -61,13 +83,9 @@ pub struct Offer {
 impl OfferInput {
     /// The offer, or what is wrong with it, in words for the admin.
     pub fn check(self) -> Result<Offer, String> {
-        let name = self.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > MAX_NAME {
-            return Err(format!("name must be 1 to {MAX_NAME} characters"));
-        }
-        if name.chars().any(char::is_control) {
-            return Err("name must be one line of text".into());
-        }
+        let name = crate::text::check_plain_text("name", &self.name, MAX_NAME)
+            .map_err(|e| e.to_string())?
+            .to_owned();
         if !(1..=MAX_LESSONS).contains(&self.lessons) {
             return Err(format!("lessons must be 1 to {MAX_LESSONS}"));
         }
@@ -78,11 +96,11 @@ impl OfferInput {
                 DURATIONS.end()
             ));
         }
-        if self.price_pence < i64::from(self.lessons) {
-            return Err("price_pence must be at least a penny a lesson".into());
-        }
-        if self.price_pence > 10_000_000 {
-            return Err("price_pence must be at most 10000000 (£100,000)".into());
+        // At least £1, which is at least a penny for each of 100 lessons.
+        if !(MIN_PRICE..=MAX_PRICE).contains(&self.price_pence) {
+            return Err(format!(
+                "price_pence must be {MIN_PRICE} to {MAX_PRICE} (£1 to £100,000)"
+            ));
         }
         if !(1..=MAX_VALID_DAYS).contains(&self.valid_days) {
             return Err(format!("valid_days must be 1 to {MAX_VALID_DAYS}"));
@@ -189,7 +207,7 @@ mod tests {
                 ..input()
             },
             OfferInput {
-                price_pence: 9,
+                price_pence: 99,
                 ..input()
             },
             OfferInput {

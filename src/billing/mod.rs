@@ -499,7 +499,7 @@ async fn package_payment(
     }
     let code = event.data.object["last_payment_error"]["code"]
         .as_str()
-        .unwrap_or("payment_failed");
+        .unwrap_or("declined");
     deps.store
         .package_failed(package, code, Some(seen), now)
         .await?;

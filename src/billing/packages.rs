@@ -131,7 +131,7 @@ pub async fn buy(deps: &Billing, user: &Caller, offer_id: &str) -> Result<Purcha
                 }
                 IntentStatus::Failed => {
                     deps.store
-                        .package_failed(&id, "payment_failed", None, now)
+                        .package_failed(&id, "canceled", None, now)
                         .await?;
                     None
                 }

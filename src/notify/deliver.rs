@@ -563,7 +563,7 @@ impl Notifier {
                 .finish_job(&job.key, JobStatus::Failed, Some("no family or month"), now)
                 .await;
         };
-        let statement = crate::billing::statement::statement_of(&self.store, family, month).await?;
+        let statement = crate::statements::statement_of(&self.store, family, month).await?;
         let people = self
             .store
             .recipients(std::slice::from_ref(family), "")

@@ -395,10 +395,7 @@ pub fn render_payout(
 
 /// A family's month: each child's seat in each lesson with what it cost
 /// and how it was paid, then the totals.
-pub fn render_statement(
-    statement: &crate::billing::statement::Statement,
-    reader: &Reader<'_>,
-) -> Message {
+pub fn render_statement(statement: &crate::statements::Statement, reader: &Reader<'_>) -> Message {
     use cms_domain::charge::PaidWith;
     let reader_name = word(reader.name);
     let month = chrono::NaiveDate::parse_from_str(&format!("{}-01", statement.month), "%Y-%m-%d")

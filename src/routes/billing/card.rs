@@ -33,7 +33,7 @@ pub struct MonthQuery {
 /// child's seat in each lesson with its price, discount, what was charged
 /// and how it was paid, and the totals.
 #[utoipa::path(params(MonthQuery),
-    responses((status = 200, body = crate::billing::statement::Statement),
+    responses((status = 200, body = crate::statements::Statement),
         (status = 403, description = "only parents have statements", body = crate::routes::ErrorBody),
         (status = 422, description = "not a month", body = crate::routes::ErrorBody)),
     security(("bearer" = [])))]
