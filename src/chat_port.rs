@@ -10,8 +10,12 @@ use cms_protocol::chat::Message;
 use cms_store::chat::{self, MemberGroup};
 use cms_store::{Store, StoreError};
 
-/// The store as the actors see it.
-pub struct ActorStore(pub Store);
+/// The store as the actors see it; appends go through the group-commit
+/// writer.
+pub struct ActorStore {
+    pub store: Store,
+    pub writer: crate::chat_writer::ChatWriter,
+}
 
 fn to_port(e: StoreError) -> port::StoreError {
     match e {
@@ -34,7 +38,7 @@ fn appended(a: chat::Appended) -> Appended {
 #[async_trait]
 impl ChatStore for ActorStore {
     async fn conversation(&self, id: &str) -> Result<ConversationInfo, port::StoreError> {
-        let c = self.0.conversation_members(id).await.map_err(to_port)?;
+        let c = self.store.conversation_members(id).await.map_err(to_port)?;
         Ok(ConversationInfo {
             id: c.id,
             family_id: c.family_id,
@@ -53,11 +57,14 @@ impl ChatStore for ActorStore {
             GroupKind::Tutor => MemberGroup::Tutor,
             GroupKind::Admins => MemberGroup::Admins,
         };
-        self.0.group_members(group, id).await.map_err(to_port)
+        self.store.group_members(group, id).await.map_err(to_port)
     }
 
     async fn latest_seq(&self, conversation_id: &str) -> Result<u64, port::StoreError> {
-        self.0.latest_seq(conversation_id).await.map_err(to_port)
+        self.store
+            .latest_seq(conversation_id)
+            .await
+            .map_err(to_port)
     }
 
     async fn append_message(
@@ -68,8 +75,15 @@ impl ChatStore for ActorStore {
         body: &str,
         at: DateTime<Utc>,
     ) -> Result<Appended, port::StoreError> {
-        self.0
-            .append_message(conversation_id, sender_id, client_msg_id, body, at)
+        let message = cms_store::chat_batch::NewMessage {
+            conversation: conversation_id.to_owned(),
+            sender: sender_id.to_owned(),
+            client_msg_id: client_msg_id.to_owned(),
+            body: body.to_owned(),
+            at,
+        };
+        self.writer
+            .append(message)
             .await
             .map(appended)
             .map_err(to_port)
@@ -81,7 +95,7 @@ impl ChatStore for ActorStore {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<Message>, port::StoreError> {
-        self.0
+        self.store
             .messages_after(conversation_id, after_seq, limit)
             .await
             .map_err(to_port)
@@ -93,7 +107,7 @@ impl ChatStore for ActorStore {
         before_seq: u64,
         limit: usize,
     ) -> Result<Vec<Message>, port::StoreError> {
-        self.0
+        self.store
             .messages_before_seq(conversation_id, before_seq, limit)
             .await
             .map_err(to_port)
@@ -106,7 +120,7 @@ impl ChatStore for ActorStore {
         seq: u64,
         at: DateTime<Utc>,
     ) -> Result<u64, port::StoreError> {
-        self.0
+        self.store
             .set_read_mark(conversation_id, user_id, seq, at)
             .await
             .map_err(to_port)
@@ -120,7 +134,7 @@ impl ChatStore for ActorStore {
         new_body: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<Message, port::StoreError> {
-        self.0
+        self.store
             .revise_message(conversation_id, seq, editor_id, new_body, at)
             .await
             .map_err(to_port)

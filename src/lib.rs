@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod billing;
 pub mod chat_port;
+pub mod chat_writer;
 pub mod cli;
 pub mod config;
 pub mod documents;

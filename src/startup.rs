@@ -74,7 +74,10 @@ impl Application {
             None => store.token_secret().await?,
         };
         let store_for_actors: Arc<dyn cms_actors::ChatStore> =
-            Arc::new(crate::chat_port::ActorStore(store.clone()));
+            Arc::new(crate::chat_port::ActorStore {
+                store: store.clone(),
+                writer: crate::chat_writer::ChatWriter::start(store.clone()),
+            });
         let idle = Duration::from_secs(config.actors.idle_secs);
         let store_handle = store.clone();
         // The registry's address comes first: the lesson rooms' port needs

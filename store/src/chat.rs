@@ -106,28 +106,7 @@ impl Store {
         Ok(page)
     }
 
-    async fn message_by_client_id(
-        &self,
-        conv: &str,
-        sender: &str,
-        cmid: &str,
-    ) -> Result<Option<Message>, StoreError> {
-        let sql = format!(
-            "SELECT {MESSAGE_FIELDS} FROM message
-             WHERE conversation = type::record('conversation', $conv)
-               AND sender = type::record('user', $sender) AND client_msg_id = $cmid LIMIT 1"
-        );
-        let rows: Vec<MessageRow> = self
-            .rows(
-                &sql,
-                json!({ "conv": conv, "sender": sender, "cmid": cmid }),
-                0,
-            )
-            .await?;
-        Ok(rows.into_iter().next().map(Message::from))
-    }
-
-    async fn message_at(&self, conv: &str, seq: u64) -> Result<Message, StoreError> {
+    pub(crate) async fn message_at(&self, conv: &str, seq: u64) -> Result<Message, StoreError> {
         let sql =
             format!("SELECT {MESSAGE_FIELDS} FROM ONLY type::record('message', [$conv, $seq])");
         let row: MessageRow = self
@@ -201,7 +180,7 @@ impl Store {
     }
 
     /// Stores a message with the next seq, atomically, unless the sender
-    /// has already sent `cmid` here.
+    /// has already sent `cmid` here: a batch of one (`chat_batch`).
     pub async fn append_message(
         &self,
         conv: &str,
@@ -210,34 +189,17 @@ impl Store {
         body: &str,
         at: DateTime<Utc>,
     ) -> Result<Appended, StoreError> {
-        // One transaction: the conversation's counter and the message rise
-        // together, so a seq is never skipped nor given twice, whichever
-        // process writes. A repeated client_msg_id is caught by its unique
-        // index (the transaction then changes nothing) and answered with the
-        // original, so the common path is a single round trip.
-        let sql = format!(
-            "BEGIN TRANSACTION;
-             LET $c = type::record('conversation', $conv);
-             LET $seq = (UPDATE ONLY $c SET last_seq += 1, last_message_at = <datetime>$at RETURN VALUE last_seq);
-             CREATE type::record('message', [$conv, $seq]) CONTENT {{
-                 conversation: $c, seq: $seq, sender: type::record('user', $sender),
-                 body: $body, client_msg_id: $cmid, sent_at: <datetime>$at
-             }} RETURN {MESSAGE_FIELDS};
-             COMMIT TRANSACTION;"
-        );
-        let vars =
-            json!({ "conv": conv, "sender": sender, "cmid": cmid, "body": body, "at": ts(at) });
-        match self.row::<MessageRow>(&sql, vars, 3).await {
-            Ok(row) => Ok(Appended::New(row.into())),
-            Err(StoreError::Duplicate(_)) => {
-                match self.message_by_client_id(conv, sender, cmid).await {
-                    Ok(Some(m)) => Ok(Appended::Duplicate(m)),
-                    Ok(None) => Err(StoreError::Conflict("seq taken; retry".into())),
-                    Err(e) => Err(e),
-                }
-            }
-            Err(e) => Err(e),
-        }
+        let m = super::chat_batch::NewMessage {
+            conversation: conv.to_owned(),
+            sender: sender.to_owned(),
+            client_msg_id: cmid.to_owned(),
+            body: body.to_owned(),
+            at,
+        };
+        self.append_batch(std::slice::from_ref(&m))
+            .await
+            .pop()
+            .unwrap_or(Err(StoreError::NotFound))
     }
 
     /// Messages with seq > `after`, oldest first, at most `limit`.

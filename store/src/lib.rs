@@ -17,6 +17,7 @@ pub mod board;
 pub mod catalog;
 pub mod charges;
 pub mod chat;
+pub mod chat_batch;
 mod config;
 pub mod conversations;
 mod credits;
@@ -268,11 +269,34 @@ impl Store {
         }
     }
 
-    async fn value_once(&self, sql: &str, vars: Value, idx: usize) -> Result<Value, StoreError> {
+    /// Runs a query and returns the results of statements `idxs`, in that
+    /// order; conflicts are retried as in [`Self::value`].
+    async fn values(
+        &self,
+        sql: &str,
+        vars: Value,
+        idxs: &[usize],
+    ) -> Result<Vec<Value>, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.values_once(sql, vars.clone(), idxs).await {
+                Err(StoreError::Conflict(_)) if attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(2 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn values_once(
+        &self,
+        sql: &str,
+        vars: Value,
+        idxs: &[usize],
+    ) -> Result<Vec<Value>, StoreError> {
         let mut q = self.db.query(sql);
         if let Value::Object(map) = vars {
-            // JSON null is bound as nothing at all: SurrealDB reads an unset
-            // parameter as NONE, which is what `option<…>` fields hold.
             for (k, v) in map.into_iter().filter(|(_, v)| !v.is_null()) {
                 q = q.bind((k, v));
             }
@@ -281,7 +305,16 @@ impl Store {
         if let Some(e) = root_error(resp.take_errors()) {
             return Err(e.into());
         }
-        Ok(resp.take::<surrealdb::types::Value>(idx)?.into_json_value())
+        let mut out = Vec::with_capacity(idxs.len());
+        for &i in idxs {
+            out.push(resp.take::<surrealdb::types::Value>(i)?.into_json_value());
+        }
+        Ok(out)
+    }
+
+    async fn value_once(&self, sql: &str, vars: Value, idx: usize) -> Result<Value, StoreError> {
+        let mut v = self.values_once(sql, vars, &[idx]).await?;
+        Ok(v.pop().unwrap_or(Value::Null))
     }
 }
 

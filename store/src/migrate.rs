@@ -89,6 +89,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0019_family_statements.surql",
         sql: include_str!("../../migrations/0019_family_statements.surql"),
     },
+    Migration {
+        name: "0020_message_keys.surql",
+        sql: include_str!("../../migrations/0020_message_keys.surql"),
+    },
 ];
 
 impl Store {

@@ -1,0 +1,94 @@
+//! Group commit for chat (docs/architecture.md, "How a message flows"): one
+//! task takes the appends of every conversation, writes whatever has
+//! queued — up to [`MAX_BATCH`] — in one store transaction
+//! (`cms_store::chat_batch`), and answers each sender after it commits.
+//! The batch is as long as the queue: while one commits, the next
+//! gathers, so a quiet server writes each message at once and a busy one
+//! pays one parse, one plan and one synced commit for many. Nothing waits
+//! on a timer.
+//!
+//! Each conversation actor sends one message at a time and broadcasts it
+//! only once it is answered, so the broadcast order is the seq order and
+//! nothing is heard before it is stored.
+
+use cms_store::chat::Appended;
+use cms_store::chat_batch::NewMessage;
+use cms_store::{Store, StoreError};
+use futures_util::FutureExt;
+use tokio::sync::{mpsc, oneshot};
+
+/// The most messages one transaction stores.
+pub const MAX_BATCH: usize = 256;
+/// Appends waiting for the writer before senders wait to queue.
+const QUEUE: usize = 8 * MAX_BATCH;
+
+struct Pending {
+    message: NewMessage,
+    reply: oneshot::Sender<Result<Appended, StoreError>>,
+}
+
+/// A handle on the writer; cheap to clone.
+#[derive(Clone)]
+pub struct ChatWriter {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl ChatWriter {
+    /// Starts the writer on the current runtime.
+    pub fn start(store: Store) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(store, rx));
+        Self { tx }
+    }
+
+    /// Stores one message with the others queued now; answers once its
+    /// batch has committed.
+    pub async fn append(&self, message: NewMessage) -> Result<Appended, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Pending { message, reply })
+            .await
+            .map_err(|_| StoreError::Database("the chat writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Database("the chat writer dropped a message".into()))?
+    }
+}
+
+async fn run(store: Store, mut rx: mpsc::Receiver<Pending>) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let (messages, replies): (Vec<NewMessage>, Vec<_>) =
+            batch.drain(..).map(|p| (p.message, p.reply)).unzip();
+        // A panic in one batch answers its senders with an error and the
+        // writer goes on: no conversation is left waiting for ever.
+        let answers = std::panic::AssertUnwindSafe(store.append_batch(&messages))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                tracing::error!(size = messages.len(), "a chat batch panicked");
+                let mut failed = Vec::with_capacity(messages.len());
+                for _ in &messages {
+                    failed.push(Err(StoreError::Database("the batch failed".into())));
+                }
+                failed
+            });
+        metrics_batch(messages.len());
+        for (reply, a) in replies.into_iter().zip(answers) {
+            // The sender may have gone (its socket closed): the message is
+            // stored all the same.
+            let _ = reply.send(a);
+        }
+    }
+}
+
+fn metrics_batch(size: usize) {
+    tracing::trace!(size, "chat batch committed");
+}
