@@ -69,6 +69,17 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
         let store = Store::open(&config.database).await?;
+        Self::build_on_store(config, clock, store).await
+    }
+
+    /// A node on a store that is already open: what a second process on a
+    /// shared database is, for tests in one process (`config.database`
+    /// is not read).
+    pub async fn build_on_store(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        store: Store,
+    ) -> Result<Self, StartupError> {
         let secret = match &config.auth.secret {
             Some(s) => s.clone(),
             None => store.token_secret().await?,

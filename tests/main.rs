@@ -18,6 +18,7 @@ mod documents;
 mod durability;
 mod edge;
 mod email;
+mod group_commit;
 mod homework;
 mod hostile_text;
 mod http_guard;
