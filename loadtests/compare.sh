@@ -8,6 +8,8 @@
 #   loadtests/compare.sh BEFORE_BIN_DIR BEFORE_REMINDER_BENCH AFTER_BIN_DIR AFTER_REMINDER_BENCH
 #
 # Each BIN_DIR holds a release cms-server (AFTER_BIN_DIR also cms-loadtest).
+# A reminder bench given as `-` skips the reminder burst; CHAT_ARGS adds
+# arguments to the chat run (e.g. `--find-max --p99-ms 50`).
 # Prints one JSON line per run, tagged with its build and round.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +45,7 @@ chat() { # build-name bin-dir round
   wait_port "$PORT"
   taskset -c "$LOAD_CPU" "$AFTER/cms-loadtest" --target cms --url "http://127.0.0.1:$PORT" \
     --seed "$WORK/seed-$name.json" --server-pid "$pid" --json "$WORK/chat.jsonl" \
-    chat --conversations 500 --members 4 --rate "$RATE" --secs "$SECS" >/dev/null 2>&1 || true
+    chat --conversations 500 --members 4 --rate "$RATE" --secs "$SECS" ${CHAT_ARGS:-} >/dev/null 2>&1 || true
   kill "$pid"; wait "$pid" 2>/dev/null || true
   tag "$name" "$round" <"$WORK/chat.jsonl"
   rm -f "$WORK/chat.jsonl"; rm -rf "$db"
@@ -62,6 +64,8 @@ reminders() { # build-name bench-binary round
 for round in $(seq 1 "$ROUNDS"); do
   chat before "$BEFORE" "$round"
   chat after "$AFTER" "$round"
-  reminders before "$BEFORE_REM" "$round"
-  reminders after "$AFTER_REM" "$round"
+  if [ "$BEFORE_REM" != - ]; then
+    reminders before "$BEFORE_REM" "$round"
+    reminders after "$AFTER_REM" "$round"
+  fi
 done

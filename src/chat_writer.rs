@@ -12,7 +12,7 @@
 //! nothing is heard before it is stored.
 
 use cms_store::chat::Appended;
-use cms_store::chat_batch::NewMessage;
+use cms_store::chat_batch::{Counters, NewMessage};
 use cms_store::{Store, StoreError};
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
@@ -57,6 +57,9 @@ impl ChatWriter {
 
 async fn run(store: Store, mut rx: mpsc::Receiver<Pending>) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    // The conversations' last seqs as this writer knows them; every write
+    // checks them against the store.
+    let mut counters = Counters::default();
     while let Some(first) = rx.recv().await {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -69,7 +72,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Pending>) {
             batch.drain(..).map(|p| (p.message, p.reply)).unzip();
         // A panic in one batch answers its senders with an error and the
         // writer goes on: no conversation is left waiting for ever.
-        let answers = std::panic::AssertUnwindSafe(store.append_batch(&messages))
+        let answers = std::panic::AssertUnwindSafe(store.append_batch(&messages, &mut counters))
             .catch_unwind()
             .await
             .unwrap_or_else(|_| {

@@ -196,7 +196,8 @@ impl Store {
             body: body.to_owned(),
             at,
         };
-        self.append_batch(std::slice::from_ref(&m))
+        let mut counters = super::chat_batch::Counters::default();
+        self.append_batch(std::slice::from_ref(&m), &mut counters)
             .await
             .pop()
             .unwrap_or(Err(StoreError::NotFound))

@@ -1,34 +1,49 @@
-//! Group commit for chat (docs/architecture.md, "How a message flows"):
-//! messages from many conversations stored in one transaction, each still
-//! getting the next gap-free seq of its conversation, each duplicate
-//! `client_msg_id` answered with its original, and one bad message never
-//! failing the others.
+//! Group commit for chat (docs/architecture.md, "How a chat message
+//! flows"): messages from many conversations stored in one transaction,
+//! each still getting the next gap-free seq of its conversation, each
+//! duplicate `client_msg_id` answered with its original, and one bad
+//! message never failing the others.
 //!
-//! A batch is two round trips. First a read, by record id only (no index,
-//! no plan): the batch's idempotency keys (`message_key:[conversation,
-//! sender, client_msg_id]`, which replaced a unique index) and the
-//! conversations' counters. The seqs are then numbered here, in arrival
-//! order, skipping duplicates, so a seq is never spent on a message that
-//! is not stored. Then one transaction: each conversation's counter moves
-//! from what was read to its new top — or the transaction throws, because
-//! another process wrote meanwhile — and the messages and their keys are
-//! inserted, every row with its record id. A conflict re-reads and tries
-//! again; any other failure stores the batch one message at a time, so
-//! only the bad message is refused.
+//! The writer numbers a batch itself from the conversations' counters it
+//! knows ([`Counters`]: read by record id the first time a conversation
+//! is written, then kept), and writes it in **one transaction**: each
+//! counter moves from what was known to its new top — or the transaction
+//! throws, because another process wrote meanwhile — and the messages
+//! (`message:[conversation, seq]`) and their idempotency keys
+//! (`message_key:[conversation, sender, client_msg_id]`, which replaced a
+//! unique index) are inserted, every value bound as SurrealDB's own
+//! (record ids, datetimes), so the statement converts nothing.
+//!
+//! That write is optimistic. If another writer moved a counter, the
+//! counters are read again and the batch numbered again. If a key was
+//! taken (a message sent before, answered as a duplicate), the batch's
+//! keys are read by id first and the duplicates set aside, so no seq is
+//! spent on them. Anything else stores the batch one message at a time,
+//! so only the bad message is refused.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use cms_protocol::chat::{self, Message};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
+use surrealdb::types::{Array, Datetime, Number, Object, RecordId, RecordIdKey, Value as Sv};
+
 use super::chat::Appended;
-use super::{Store, StoreError, ts};
+use super::{Store, StoreError};
 
 /// Times a batch is numbered again after another writer moved one of its
 /// conversations on, each after a short, growing, jittered wait.
 const CONFLICT_ROUNDS: u32 = 16;
+/// Conversations whose counters a writer keeps; past this it forgets them
+/// all and reads again as they are written.
+const COUNTERS_KEPT: usize = 100_000;
+
+/// The writer's knowledge of conversations' `last_seq`: a cache, checked
+/// against the store in every write.
+#[derive(Debug, Default)]
+pub struct Counters(HashMap<String, u64>);
 
 /// A message to store.
 #[derive(Debug, Clone)]
@@ -71,24 +86,6 @@ struct CounterRow {
     last_seq: u64,
 }
 
-#[derive(Serialize)]
-struct Row<'a> {
-    conversation: &'a str,
-    seq: u64,
-    sender: &'a str,
-    body: &'a str,
-    client_msg_id: &'a str,
-    at: String,
-}
-
-#[derive(Serialize)]
-struct Counter<'a> {
-    id: &'a str,
-    from: u64,
-    to: u64,
-    at: String,
-}
-
 /// What became of each message of a batch once it was numbered.
 enum Plan {
     /// Stored with this seq (once the transaction commits).
@@ -100,62 +97,68 @@ enum Plan {
     Refused(StoreError),
 }
 
-const READ: &str = "
+const READ_KEYS: &str = "
     SELECT record::id(id)[0] AS conversation, record::id(id)[1] AS sender,
         record::id(id)[2] AS client_msg_id, seq
-    FROM array::map($keys, |$k| type::record('message_key', $k)) WHERE seq != NONE;
+    FROM array::map($keys, |$k| type::record('message_key', $k)) WHERE seq != NONE;";
+
+const READ_COUNTERS: &str = "
     SELECT record::id(id) AS id, last_seq
     FROM array::map($convs, |$c| type::record('conversation', $c)) WHERE last_seq != NONE;";
 
 const WRITE: &str = "BEGIN TRANSACTION;
     FOR $c IN $counters {
-        LET $conv = type::record('conversation', $c.id);
-        IF (SELECT VALUE last_seq FROM ONLY $conv) != $c.from {
+        IF (SELECT VALUE last_seq FROM ONLY $c.id) != $c.from {
             THROW 'conflict: another writer moved the conversation on';
         };
-        UPDATE $conv SET last_seq = $c.to, last_message_at = <datetime>$c.at RETURN NONE;
+        UPDATE $c.id SET last_seq = $c.to, last_message_at = $c.at RETURN NONE;
     };
-    INSERT INTO message array::map($rows, |$r| {
-        id: type::record('message', [$r.conversation, $r.seq]),
-        conversation: type::record('conversation', $r.conversation), seq: $r.seq,
-        sender: type::record('user', $r.sender), body: $r.body,
-        client_msg_id: $r.client_msg_id, sent_at: <datetime>$r.at
-    }) RETURN NONE;
-    INSERT INTO message_key array::map($rows, |$r| {
-        id: type::record('message_key', [$r.conversation, $r.sender, $r.client_msg_id]),
-        seq: $r.seq
-    }) RETURN NONE;
+    INSERT INTO message $rows RETURN NONE;
+    INSERT INTO message_key $keys RETURN NONE;
     COMMIT TRANSACTION;";
 
 impl Store {
     /// Stores a batch of messages, answering each in order: `New` with its
     /// seq, `Duplicate` with the original, or its own error. Conversations
-    /// that do not exist are refused one by one (`NotFound`).
-    pub async fn append_batch(&self, batch: &[NewMessage]) -> Vec<Result<Appended, StoreError>> {
+    /// that do not exist are refused one by one (`NotFound`). `counters`
+    /// is the caller's knowledge of the conversations' last seqs, kept
+    /// across batches.
+    pub async fn append_batch(
+        &self,
+        batch: &[NewMessage],
+        counters: &mut Counters,
+    ) -> Vec<Result<Appended, StoreError>> {
         let mut round = 0;
+        let mut read_keys = false;
         loop {
-            match self.try_batch(batch).await {
+            match self.try_batch(batch, counters, read_keys).await {
                 Ok(answers) => return answers,
+                // A key was taken: a message sent before. Look at the
+                // batch's keys, then number again without the duplicates.
+                Err(StoreError::Duplicate(_)) if !read_keys => read_keys = true,
                 // Another process numbered one of these conversations
-                // first: number them again from what is stored now.
+                // first: read its counter again and number again.
                 Err(
                     StoreError::Refused(_) | StoreError::Duplicate(_) | StoreError::Conflict(_),
                 ) if round < CONFLICT_ROUNDS => {
                     round += 1;
+                    for m in batch {
+                        counters.0.remove(&m.conversation);
+                    }
                     // Writers that collided wait apart before reading again.
                     let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 4);
                     let ms = (1u64 << round.min(5)) + jitter;
                     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
                 }
                 Err(e) if batch.len() == 1 => return vec![Err(e)],
-                // Something in the batch the checks above did not catch:
-                // each message on its own, so only that one fails.
+                // Something in the batch the checks did not catch: each
+                // message on its own, so only that one fails.
                 Err(e) => {
                     tracing::warn!(error = %e, size = batch.len(), "batch refused; storing one by one");
                     let mut out = Vec::with_capacity(batch.len());
                     for m in batch {
-                        let one = Box::pin(self.append_batch(std::slice::from_ref(m))).await;
-                        out.extend(one);
+                        let one = Box::pin(self.append_batch(std::slice::from_ref(m), counters));
+                        out.extend(one.await);
                     }
                     return out;
                 }
@@ -166,54 +169,68 @@ impl Store {
     async fn try_batch(
         &self,
         batch: &[NewMessage],
+        counters: &mut Counters,
+        read_keys: bool,
     ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
-        let keys: Vec<[&str; 3]> = batch
+        if counters.0.len() > COUNTERS_KEPT {
+            counters.0.clear();
+        }
+        let mut unknown: Vec<&str> = batch
             .iter()
-            .map(|m| {
-                [
-                    m.conversation.as_str(),
-                    m.sender.as_str(),
-                    m.client_msg_id.as_str(),
-                ]
-            })
+            .map(|m| m.conversation.as_str())
+            .filter(|c| !counters.0.contains_key(*c))
             .collect();
-        let mut convs: Vec<&str> = batch.iter().map(|m| m.conversation.as_str()).collect();
-        convs.sort_unstable();
-        convs.dedup();
-        let vars = json!({ "keys": keys, "convs": convs });
-        let mut read = self.values(READ, vars, &[0, 1]).await?.into_iter();
-        let stored: Vec<KeyRow> = rows_of(read.next())?;
-        let counters: Vec<CounterRow> = rows_of(read.next())?;
+        if !unknown.is_empty() {
+            unknown.sort_unstable();
+            unknown.dedup();
+            let read: Vec<CounterRow> = self
+                .rows(READ_COUNTERS, json!({ "convs": unknown }), 0)
+                .await?;
+            for c in read {
+                counters.0.insert(c.id, c.last_seq);
+            }
+        }
+        let stored: Vec<KeyRow> = if read_keys {
+            let keys: Vec<[&str; 3]> = batch
+                .iter()
+                .map(|m| {
+                    [
+                        m.conversation.as_str(),
+                        m.sender.as_str(),
+                        m.client_msg_id.as_str(),
+                    ]
+                })
+                .collect();
+            self.rows(READ_KEYS, json!({ "keys": keys }), 0).await?
+        } else {
+            Vec::new()
+        };
         let stored: HashMap<(&str, &str, &str), u64> = stored
             .iter()
             .map(|k| {
-                (
-                    (
-                        k.conversation.as_str(),
-                        k.sender.as_str(),
-                        k.client_msg_id.as_str(),
-                    ),
-                    k.seq,
-                )
+                let key = (
+                    k.conversation.as_str(),
+                    k.sender.as_str(),
+                    k.client_msg_id.as_str(),
+                );
+                (key, k.seq)
             })
-            .collect();
-        let read_top: HashMap<&str, u64> = counters
-            .iter()
-            .map(|c| (c.id.as_str(), c.last_seq))
             .collect();
 
         // Number the batch in arrival order.
-        let mut next: HashMap<&str, u64> = read_top.clone();
+        let mut next: HashMap<&str, u64> = HashMap::new();
         let mut first_of: HashMap<(&str, &str, &str), usize> = HashMap::new();
         let mut plans = Vec::with_capacity(batch.len());
         for (i, m) in batch.iter().enumerate() {
+            let known = counters.0.get(m.conversation.as_str()).copied();
             let plan = if let Err(e) = m.check() {
                 Plan::Refused(StoreError::Invalid(e))
             } else if let Some(seq) = stored.get(&m.key()) {
                 Plan::Stored(*seq)
             } else if let Some(j) = first_of.get(&m.key()) {
                 Plan::SameAs(*j)
-            } else if let Some(top) = next.get_mut(m.conversation.as_str()) {
+            } else if let Some(last) = known {
+                let top = next.entry(m.conversation.as_str()).or_insert(last);
                 *top += 1;
                 first_of.insert(m.key(), i);
                 Plan::New(*top)
@@ -223,39 +240,12 @@ impl Store {
             plans.push(plan);
         }
 
-        let rows: Vec<Row<'_>> = batch
-            .iter()
-            .zip(&plans)
-            .filter_map(|(m, p)| match p {
-                Plan::New(seq) => Some(Row {
-                    conversation: &m.conversation,
-                    seq: *seq,
-                    sender: &m.sender,
-                    body: &m.body,
-                    client_msg_id: &m.client_msg_id,
-                    at: ts(m.at),
-                }),
-                _ => None,
-            })
-            .collect();
-        if !rows.is_empty() {
-            let counters: Vec<Counter<'_>> = next
-                .iter()
-                .filter(|(id, top)| read_top.get(*id) != Some(*top))
-                .map(|(id, top)| Counter {
-                    id,
-                    from: read_top.get(id).copied().unwrap_or_default(),
-                    to: *top,
-                    at: ts(batch
-                        .iter()
-                        .filter(|m| m.conversation == *id)
-                        .map(|m| m.at)
-                        .max()
-                        .unwrap_or_default()),
-                })
-                .collect();
-            self.value(WRITE, json!({ "counters": counters, "rows": rows }), 0)
-                .await?;
+        if !next.is_empty() {
+            let vars = write_vars(batch, &plans, &next, counters);
+            self.run_native(WRITE, vars).await?;
+            for (conv, top) in &next {
+                counters.0.insert((*conv).to_owned(), *top);
+            }
         }
 
         // Answer each: the new ones from what was written, the others
@@ -282,6 +272,87 @@ impl Store {
     }
 }
 
+/// The write's variables as SurrealDB's own values: record ids and
+/// datetimes as such, so the statement converts nothing.
+fn write_vars(
+    batch: &[NewMessage],
+    plans: &[Plan],
+    tops: &HashMap<&str, u64>,
+    counters: &Counters,
+) -> Object {
+    let int = |n: u64| Sv::Number(Number::Int(i64::try_from(n).unwrap_or(i64::MAX)));
+    let text = |s: &str| Sv::String(s.to_owned());
+    let rid = |table: &str, key: RecordIdKey| Sv::RecordId(RecordId::new(table, key));
+    let obj = |fields: Vec<(&str, Sv)>| {
+        Sv::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    };
+    let mut rows = Vec::new();
+    let mut keys = Vec::new();
+    for (m, p) in batch.iter().zip(plans) {
+        let Plan::New(seq) = p else { continue };
+        let at = Sv::Datetime(Datetime::from(micros(m.at)));
+        let id: Array = [text(&m.conversation), int(*seq)].into_iter().collect();
+        rows.push(obj(vec![
+            ("id", rid("message", RecordIdKey::from(id))),
+            (
+                "conversation",
+                rid("conversation", m.conversation.clone().into()),
+            ),
+            ("seq", int(*seq)),
+            ("sender", rid("user", m.sender.clone().into())),
+            ("body", text(&m.body)),
+            ("client_msg_id", text(&m.client_msg_id)),
+            ("sent_at", at),
+        ]));
+        let key: Array = [
+            text(&m.conversation),
+            text(&m.sender),
+            text(&m.client_msg_id),
+        ]
+        .into_iter()
+        .collect();
+        keys.push(obj(vec![
+            ("id", rid("message_key", RecordIdKey::from(key))),
+            ("seq", int(*seq)),
+        ]));
+    }
+    let moved: Vec<Sv> = tops
+        .iter()
+        .map(|(conv, top)| {
+            let at = batch
+                .iter()
+                .filter(|m| m.conversation == *conv)
+                .map(|m| m.at)
+                .max()
+                .unwrap_or_default();
+            obj(vec![
+                ("id", rid("conversation", (*conv).to_owned().into())),
+                (
+                    "from",
+                    int(counters.0.get(*conv).copied().unwrap_or_default()),
+                ),
+                ("to", int(*top)),
+                ("at", Sv::Datetime(Datetime::from(micros(at)))),
+            ])
+        })
+        .collect();
+    [
+        (
+            "counters".to_owned(),
+            Sv::Array(moved.into_iter().collect()),
+        ),
+        ("rows".to_owned(), Sv::Array(rows.into_iter().collect())),
+        ("keys".to_owned(), Sv::Array(keys.into_iter().collect())),
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// An instant as the store keeps it: to the microsecond.
+fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
 /// The message as stored by the batch.
 fn message(m: &NewMessage, seq: u64) -> Message {
     Message {
@@ -290,22 +361,11 @@ fn message(m: &NewMessage, seq: u64) -> Message {
         seq,
         sender_id: m.sender.clone(),
         body: m.body.clone(),
-        // As stored: to the microsecond.
-        sent_at: DateTime::from_timestamp_micros(m.at.timestamp_micros()).unwrap_or(m.at),
+        sent_at: micros(m.at),
         client_msg_id: m.client_msg_id.clone(),
         edited_at: None,
         deleted_at: None,
     }
-}
-
-/// A statement's rows (none for NONE).
-fn rows_of<T: serde::de::DeserializeOwned>(
-    v: Option<serde_json::Value>,
-) -> Result<Vec<T>, serde_json::Error> {
-    Ok(match v {
-        None | Some(serde_json::Value::Null) => Vec::new(),
-        Some(v) => serde_json::from_value(v)?,
-    })
 }
 
 #[cfg(test)]
@@ -374,7 +434,12 @@ mod tests {
             msg("a", "3", "third"),
             msg("b", "2", "there"),
         ];
-        let got: Vec<_> = store.append_batch(&batch).await.iter().map(seq).collect();
+        let got: Vec<_> = store
+            .append_batch(&batch, &mut Counters::default())
+            .await
+            .iter()
+            .map(seq)
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -396,7 +461,10 @@ mod tests {
 
         // Across batches: the original comes back and nothing is stored.
         let again = store
-            .append_batch(&[msg("a", "3", "third, resent"), msg("a", "4", "fourth")])
+            .append_batch(
+                &[msg("a", "3", "third, resent"), msg("a", "4", "fourth")],
+                &mut Counters::default(),
+            )
             .await;
         let again: Vec<_> = again.iter().map(seq).collect();
         assert_eq!(again, vec![('d', 2), ('n', 3)]);
@@ -412,10 +480,13 @@ mod tests {
         for w in 0..4 {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
+                // Each its own writer, as another process is: its counters
+                // go stale whenever another writes.
+                let mut counters = Counters::default();
                 let mut mine = Vec::new();
                 for i in 0..10 {
                     let batch = [msg("a", &format!("{w}-{i}"), "hi")];
-                    for a in store.append_batch(&batch).await {
+                    for a in store.append_batch(&batch, &mut counters).await {
                         match a {
                             Ok(Appended::New(m)) => mine.push(m.seq),
                             other => panic!("{w}-{i}: {other:?}"),

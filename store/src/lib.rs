@@ -269,26 +269,6 @@ impl Store {
         }
     }
 
-    /// Runs a query and returns the results of statements `idxs`, in that
-    /// order; conflicts are retried as in [`Self::value`].
-    async fn values(
-        &self,
-        sql: &str,
-        vars: Value,
-        idxs: &[usize],
-    ) -> Result<Vec<Value>, StoreError> {
-        let mut attempt = 0;
-        loop {
-            match self.values_once(sql, vars.clone(), idxs).await {
-                Err(StoreError::Conflict(_)) if attempt < CONFLICT_RETRIES => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(2 << attempt)).await;
-                }
-                other => return other,
-            }
-        }
-    }
-
     async fn values_once(
         &self,
         sql: &str,
@@ -315,6 +295,21 @@ impl Store {
     async fn value_once(&self, sql: &str, vars: Value, idx: usize) -> Result<Value, StoreError> {
         let mut v = self.values_once(sql, vars, &[idx]).await?;
         Ok(v.pop().unwrap_or(Value::Null))
+    }
+
+    /// Runs a query whose variables are SurrealDB's own values (record ids
+    /// and datetimes as such, not text a query must convert) and answers
+    /// nothing but whether it committed. Not retried: the caller decides.
+    pub(crate) async fn run_native(
+        &self,
+        sql: &str,
+        vars: surrealdb::types::Object,
+    ) -> Result<(), StoreError> {
+        let mut resp = self.db.query(sql).bind(vars).await?;
+        match root_error(resp.take_errors()) {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
     }
 }
 
