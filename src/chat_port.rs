@@ -10,6 +10,8 @@ use cms_protocol::chat::Message;
 use cms_store::chat::{self, MemberGroup};
 use cms_store::{Store, StoreError};
 
+use crate::metrics::timed;
+
 /// The store as the actors see it; appends go through the group-commit
 /// writer.
 pub struct ActorStore {
@@ -38,7 +40,9 @@ fn appended(a: chat::Appended) -> Appended {
 #[async_trait]
 impl ChatStore for ActorStore {
     async fn conversation(&self, id: &str) -> Result<ConversationInfo, port::StoreError> {
-        let c = self.store.conversation_members(id).await.map_err(to_port)?;
+        let c = timed("conversation_members", self.store.conversation_members(id))
+            .await
+            .map_err(to_port)?;
         Ok(ConversationInfo {
             id: c.id,
             family_id: c.family_id,
@@ -57,12 +61,13 @@ impl ChatStore for ActorStore {
             GroupKind::Tutor => MemberGroup::Tutor,
             GroupKind::Admins => MemberGroup::Admins,
         };
-        self.store.group_members(group, id).await.map_err(to_port)
+        timed("group_members", self.store.group_members(group, id))
+            .await
+            .map_err(to_port)
     }
 
     async fn latest_seq(&self, conversation_id: &str) -> Result<u64, port::StoreError> {
-        self.store
-            .latest_seq(conversation_id)
+        timed("latest_seq", self.store.latest_seq(conversation_id))
             .await
             .map_err(to_port)
     }
@@ -95,10 +100,8 @@ impl ChatStore for ActorStore {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<Message>, port::StoreError> {
-        self.store
-            .messages_after(conversation_id, after_seq, limit)
-            .await
-            .map_err(to_port)
+        let read = self.store.messages_after(conversation_id, after_seq, limit);
+        timed("chat_history", read).await.map_err(to_port)
     }
 
     async fn messages_before(
@@ -107,10 +110,10 @@ impl ChatStore for ActorStore {
         before_seq: u64,
         limit: usize,
     ) -> Result<Vec<Message>, port::StoreError> {
-        self.store
-            .messages_before_seq(conversation_id, before_seq, limit)
-            .await
-            .map_err(to_port)
+        let read = self
+            .store
+            .messages_before_seq(conversation_id, before_seq, limit);
+        timed("chat_history", read).await.map_err(to_port)
     }
 
     async fn set_read_mark(
@@ -120,10 +123,8 @@ impl ChatStore for ActorStore {
         seq: u64,
         at: DateTime<Utc>,
     ) -> Result<u64, port::StoreError> {
-        self.store
-            .set_read_mark(conversation_id, user_id, seq, at)
-            .await
-            .map_err(to_port)
+        let write = self.store.set_read_mark(conversation_id, user_id, seq, at);
+        timed("read_mark", write).await.map_err(to_port)
     }
 
     async fn revise_message(

@@ -33,6 +33,7 @@ const SECTIONS: &[&str] = &[
     "documents",
     "stripe",
     "billing",
+    "metrics",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,6 +64,24 @@ pub struct Config {
     pub documents: DocumentsConfig,
     pub stripe: StripeConfig,
     pub billing: BillingConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `GET /metrics` (README, "Metrics").
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`
+    /// (a scraper's); unset, anyone who reaches the port may read it.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Every abuse limit and cap in one place, so operators and test harnesses
@@ -381,6 +400,7 @@ impl Default for Config {
             documents: DocumentsConfig::default(),
             stripe: StripeConfig::default(),
             billing: BillingConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }

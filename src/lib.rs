@@ -15,6 +15,7 @@ pub mod homework;
 pub mod http_guard;
 pub mod lesson_port;
 pub mod lessons;
+pub mod metrics;
 pub mod notify;
 pub mod routes;
 pub mod scheduling;

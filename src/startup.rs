@@ -240,6 +240,10 @@ impl Application {
         // Absolute URLs come from configuration, never a request's Host.
         let public_url = web::Data::new(config.public_root(local));
         // Made once: mounting the routes on a throwaway app collects them.
+        let metrics_config = web::Data::new(config.metrics.clone());
+        // Installed before the first request, so every series is there
+        // from the start.
+        crate::metrics::handle();
         let document = web::Data::new(
             crate::routes::Document::new(&crate::routes::base_document())
                 .map_err(StartupError::Document)?,
@@ -253,6 +257,7 @@ impl Application {
         let connections = crate::http_guard::Connections::default();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(crate::metrics::http))
                 .wrap(actix_web::middleware::from_fn(crate::http_guard::deadline))
                 .wrap(crate::http_guard::security_headers(https))
                 .app_data(http_limits.clone())
@@ -260,6 +265,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(public_url.clone())
                 .app_data(document.clone())
+                .app_data(metrics_config.clone())
                 .into_utoipa_app()
                 .configure(crate::routes::configure)
                 .into_app()

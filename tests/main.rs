@@ -27,6 +27,7 @@ mod lesson_timers;
 mod limits;
 mod live_lessons;
 mod loadtest_smoke;
+mod metrics;
 mod no_oracle;
 mod notifications;
 mod packages;

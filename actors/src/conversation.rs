@@ -377,7 +377,11 @@ impl Handler<ClientEvent> for ConversationActor {
                     } => {
                         // Persisted already: now everyone hears of it.
                         let push = act.push(event, &payload);
-                        act.core.broadcast(&push, except);
+                        let sent = act.core.broadcast(&push, except);
+                        if event == event::MESSAGE_NEW {
+                            metrics::counter!("cms_messages_delivered_total")
+                                .increment(sent as u64);
+                        }
                         reply
                     }
                 })

@@ -225,7 +225,8 @@ impl Handler<Broadcast> for GroupActor {
 
     fn handle(&mut self, msg: Broadcast, _ctx: &mut Self::Context) {
         if msg.0.event != event::BOARD_LESSON || self.board.is_none() {
-            return self.core.broadcast(&msg.0, None);
+            self.core.broadcast(&msg.0, None);
+            return;
         }
         let push = self.rooms.complete(msg.0);
         self.core.broadcast(&push, None);

@@ -386,6 +386,8 @@ impl SocketSession {
         self.joining.insert(topic.clone(), Vec::new());
         ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
             Ok((target, joined)) => {
+                let kind = name.split(':').next().unwrap_or("").to_owned();
+                metrics::counter!("cms_joins_total", "kind" => kind).increment(1);
                 let held = act.joining.remove(&topic).unwrap_or_default();
                 act.channels.insert(
                     topic.clone(),
@@ -590,6 +592,7 @@ impl Actor for SocketSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        metrics::gauge!("cms_sockets_open").increment(1.0);
         let Some(ticket) = self.ticket.take() else {
             // `new` always holds one; a socket without a place is not let in.
             return Self::close_with(ctx, &Close::SHUTTING_DOWN);
@@ -630,6 +633,7 @@ impl Actor for SocketSession {
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        metrics::gauge!("cms_sockets_open").decrement(1.0);
         let Some(id) = self.id else {
             return;
         };

@@ -52,14 +52,18 @@ impl Subscribers {
         sent
     }
 
-    /// Sends to every socket but `except`. A full or closed mailbox is not
-    /// waited on: a slow socket must not hold up a conversation, and a
-    /// socket that misses a push recovers it by rejoining with `since_seq`.
-    pub fn broadcast(&self, push: &Push, except: Option<SocketId>) {
+    /// Sends to every socket but `except`; answers how many it went to. A
+    /// full or closed mailbox is not waited on: a slow socket must not hold
+    /// up a conversation, and a socket that misses a push recovers it by
+    /// rejoining with `since_seq`.
+    pub fn broadcast(&self, push: &Push, except: Option<SocketId>) -> usize {
+        let mut sent = 0;
         for (id, sub) in &self.by_socket {
             if Some(*id) != except {
                 sub.recipient.do_send(push.clone());
+                sent += 1;
             }
         }
+        sent
     }
 }

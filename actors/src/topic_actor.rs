@@ -117,8 +117,9 @@ impl TopicCore {
     }
 
     /// Sends to every joined socket but `except`.
-    pub fn broadcast(&self, push: &Push, except: Option<SocketId>) {
-        self.subscribers.broadcast(push, except);
+    /// Sends to every joined socket but `except`; answers how many.
+    pub fn broadcast(&self, push: &Push, except: Option<SocketId>) -> usize {
+        self.subscribers.broadcast(push, except)
     }
 
     /// Sends to one joined socket (a push that differs per person, such

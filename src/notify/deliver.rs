@@ -130,7 +130,7 @@ impl Notifier {
     pub async fn run_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         loop {
             let now = self.clock.now();
-            let due = self.store.due_jobs(now, BATCH).await?;
+            let due = crate::metrics::timed("notify_due", self.store.due_jobs(now, BATCH)).await?;
             let n = due.len();
             work_each(
                 due,
@@ -373,7 +373,18 @@ impl Notifier {
     ) -> Result<(), StoreError> {
         let mut retry_at: Option<DateTime<Utc>> = None;
         for (user, channel, outcome) in outcomes {
-            match outcome? {
+            let outcome = outcome?;
+            let said = match &outcome {
+                Outcome::Done => "sent",
+                Outcome::Failed(_) => "failed",
+                Outcome::RetryAt(_) => "retry",
+            };
+            metrics::counter!(
+                "cms_notify_deliveries_total",
+                "channel" => channel.as_str(), "outcome" => said
+            )
+            .increment(1);
+            match outcome {
                 Outcome::Done => {}
                 Outcome::Failed(error) => failures.push(FailedDelivery {
                     channel: channel.as_str().to_owned(),
@@ -388,6 +399,10 @@ impl Notifier {
             return self.store.defer_job(&job.key, t).await;
         }
         if failures.is_empty() {
+            if job.kind == Kind::Reminder {
+                let late = (now - job.scheduled_at).num_milliseconds().max(0);
+                metrics::histogram!("cms_reminder_lateness_seconds").record(late as f64 / 1000.0);
+            }
             return self
                 .store
                 .finish_job(&job.key, JobStatus::Sent, None, now)

@@ -18,6 +18,7 @@ pub mod extract;
 mod health;
 pub mod homework;
 pub mod lessons;
+pub mod metrics;
 pub mod notifications;
 mod openapi;
 pub mod page;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     .app_data(web::PathConfig::default().error_handler(path_error))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
+    .route("/metrics", web::get().to(metrics::metrics))
     .route(
         crate::http_guard::SOCKET_PATH,
         web::get().to(chat::socket::socket),

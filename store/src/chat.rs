@@ -196,8 +196,8 @@ impl Store {
             body: body.to_owned(),
             at,
         };
-        let mut counters = super::chat_batch::Counters::default();
-        self.append_batch(std::slice::from_ref(&m), &mut counters)
+        let counters = super::chat_batch::Counters::default();
+        self.append_batch(std::slice::from_ref(&m), &counters)
             .await
             .pop()
             .unwrap_or(Err(StoreError::NotFound))

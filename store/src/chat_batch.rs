@@ -41,9 +41,19 @@ const CONFLICT_ROUNDS: u32 = 16;
 const COUNTERS_KEPT: usize = 100_000;
 
 /// The writer's knowledge of conversations' `last_seq`: a cache, checked
-/// against the store in every write.
+/// against the store in every write. Shared by the batches a writer has in
+/// flight (each conversation is in one at a time), so it is locked only to
+/// read or set a value, never across a write.
 #[derive(Debug, Default)]
-pub struct Counters(HashMap<String, u64>);
+pub struct Counters(std::sync::Mutex<HashMap<String, u64>>);
+
+impl Counters {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 /// A message to store.
 #[derive(Debug, Clone)]
@@ -126,7 +136,7 @@ impl Store {
     pub async fn append_batch(
         &self,
         batch: &[NewMessage],
-        counters: &mut Counters,
+        counters: &Counters,
     ) -> Vec<Result<Appended, StoreError>> {
         let mut round = 0;
         let mut read_keys = false;
@@ -142,8 +152,11 @@ impl Store {
                     StoreError::Refused(_) | StoreError::Duplicate(_) | StoreError::Conflict(_),
                 ) if round < CONFLICT_ROUNDS => {
                     round += 1;
-                    for m in batch {
-                        counters.0.remove(&m.conversation);
+                    {
+                        let mut known = counters.map();
+                        for m in batch {
+                            known.remove(&m.conversation);
+                        }
                     }
                     // Writers that collided wait apart before reading again.
                     let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 4);
@@ -169,25 +182,29 @@ impl Store {
     async fn try_batch(
         &self,
         batch: &[NewMessage],
-        counters: &mut Counters,
+        counters: &Counters,
         read_keys: bool,
     ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
-        if counters.0.len() > COUNTERS_KEPT {
-            counters.0.clear();
-        }
-        let mut unknown: Vec<&str> = batch
-            .iter()
-            .map(|m| m.conversation.as_str())
-            .filter(|c| !counters.0.contains_key(*c))
-            .collect();
+        let mut unknown: Vec<&str> = {
+            let mut known = counters.map();
+            if known.len() > COUNTERS_KEPT {
+                known.clear();
+            }
+            batch
+                .iter()
+                .map(|m| m.conversation.as_str())
+                .filter(|c| !known.contains_key(*c))
+                .collect()
+        };
         if !unknown.is_empty() {
             unknown.sort_unstable();
             unknown.dedup();
             let read: Vec<CounterRow> = self
                 .rows(READ_COUNTERS, json!({ "convs": unknown }), 0)
                 .await?;
+            let mut known = counters.map();
             for c in read {
-                counters.0.insert(c.id, c.last_seq);
+                known.insert(c.id, c.last_seq);
             }
         }
         let stored: Vec<KeyRow> = if read_keys {
@@ -219,10 +236,11 @@ impl Store {
 
         // Number the batch in arrival order.
         let mut next: HashMap<&str, u64> = HashMap::new();
+        let mut from: HashMap<&str, u64> = HashMap::new();
         let mut first_of: HashMap<(&str, &str, &str), usize> = HashMap::new();
         let mut plans = Vec::with_capacity(batch.len());
         for (i, m) in batch.iter().enumerate() {
-            let known = counters.0.get(m.conversation.as_str()).copied();
+            let known = counters.map().get(m.conversation.as_str()).copied();
             let plan = if let Err(e) = m.check() {
                 Plan::Refused(StoreError::Invalid(e))
             } else if let Some(seq) = stored.get(&m.key()) {
@@ -230,6 +248,7 @@ impl Store {
             } else if let Some(j) = first_of.get(&m.key()) {
                 Plan::SameAs(*j)
             } else if let Some(last) = known {
+                from.entry(m.conversation.as_str()).or_insert(last);
                 let top = next.entry(m.conversation.as_str()).or_insert(last);
                 *top += 1;
                 first_of.insert(m.key(), i);
@@ -241,11 +260,13 @@ impl Store {
         }
 
         if !next.is_empty() {
-            let vars = write_vars(batch, &plans, &next, counters);
+            let vars = write_vars(batch, &plans, &from, &next);
             self.run_native(WRITE, vars).await?;
+            let mut known = counters.map();
             for (conv, top) in &next {
-                counters.0.insert((*conv).to_owned(), *top);
+                known.insert((*conv).to_owned(), *top);
             }
+            drop(known);
         }
 
         // Answer each: the new ones from what was written, the others
@@ -277,8 +298,8 @@ impl Store {
 fn write_vars(
     batch: &[NewMessage],
     plans: &[Plan],
+    from: &HashMap<&str, u64>,
     tops: &HashMap<&str, u64>,
-    counters: &Counters,
 ) -> Object {
     let int = |n: u64| Sv::Number(Number::Int(i64::try_from(n).unwrap_or(i64::MAX)));
     let text = |s: &str| Sv::String(s.to_owned());
@@ -327,10 +348,7 @@ fn write_vars(
                 .unwrap_or_default();
             obj(vec![
                 ("id", rid("conversation", (*conv).to_owned().into())),
-                (
-                    "from",
-                    int(counters.0.get(*conv).copied().unwrap_or_default()),
-                ),
+                ("from", int(from.get(*conv).copied().unwrap_or_default())),
                 ("to", int(*top)),
                 ("at", Sv::Datetime(Datetime::from(micros(at)))),
             ])
@@ -435,7 +453,7 @@ mod tests {
             msg("b", "2", "there"),
         ];
         let got: Vec<_> = store
-            .append_batch(&batch, &mut Counters::default())
+            .append_batch(&batch, &Counters::default())
             .await
             .iter()
             .map(seq)
@@ -463,7 +481,7 @@ mod tests {
         let again = store
             .append_batch(
                 &[msg("a", "3", "third, resent"), msg("a", "4", "fourth")],
-                &mut Counters::default(),
+                &Counters::default(),
             )
             .await;
         let again: Vec<_> = again.iter().map(seq).collect();
@@ -482,11 +500,11 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 // Each its own writer, as another process is: its counters
                 // go stale whenever another writes.
-                let mut counters = Counters::default();
+                let counters = Counters::default();
                 let mut mine = Vec::new();
                 for i in 0..10 {
                     let batch = [msg("a", &format!("{w}-{i}"), "hi")];
-                    for a in store.append_batch(&batch, &mut counters).await {
+                    for a in store.append_batch(&batch, &counters).await {
                         match a {
                             Ok(Appended::New(m)) => mine.push(m.seq),
                             other => panic!("{w}-{i}: {other:?}"),
