@@ -93,6 +93,15 @@ struct SendError {
     unrenderable: bool,
 }
 
+/// The wait before a delivery's next attempt after `attempts` of them:
+/// base × 2^(attempts−1), capped at `max` (a base under a second counts as
+/// one, a cap under the base as the base).
+pub fn backoff_secs(base: u64, max: u64, attempts: u32) -> u64 {
+    let base = base.max(1);
+    base.saturating_mul(1u64 << attempts.saturating_sub(1).min(30))
+        .min(max.max(base))
+}
+
 /// What a caught panic carries.
 type Panic = Box<dyn std::any::Any + std::marker::Send>;
 
@@ -848,12 +857,12 @@ impl Notifier {
         }
     }
 
-    /// base × 2^(attempt−1), capped.
     fn backoff(&self, attempts: u32) -> Duration {
-        let base = self.config.backoff_base_secs.max(1);
-        let secs = base
-            .saturating_mul(1u64 << attempts.saturating_sub(1).min(30))
-            .min(self.config.backoff_max_secs.max(base));
+        let secs = backoff_secs(
+            self.config.backoff_base_secs,
+            self.config.backoff_max_secs,
+            attempts,
+        );
         Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
     }
 
@@ -1010,6 +1019,24 @@ mod tests {
     use cms_domain::notify::{JobKind, JobStatus};
 
     use super::*;
+
+    #[test]
+    fn the_retry_schedule_doubles_from_its_base_up_to_its_cap() {
+        let waits: Vec<u64> = (1..=9).map(|n| backoff_secs(60, 3600, n)).collect();
+        assert_eq!(waits, vec![60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
+        assert_eq!(
+            backoff_secs(60, 3600, 0),
+            60,
+            "before any attempt: the base"
+        );
+        assert_eq!(backoff_secs(60, 3600, u32::MAX), 3600, "no overflow");
+        assert_eq!(backoff_secs(0, 10, 3), 4, "a base of 0 counts as 1 s");
+        assert_eq!(
+            backoff_secs(300, 60, 2),
+            300,
+            "a cap under the base is the base"
+        );
+    }
 
     fn job(key: &str) -> JobRow {
         let at: DateTime<Utc> = "2027-03-01T09:00:00Z".parse().expect("an instant");
